@@ -1,0 +1,119 @@
+import { z } from 'zod';
+import { parseDuration } from '../lib/duration.js';
+
+/**
+ * The one source of the config's shape, its defaults and its types.
+ * Raw YAML (after ${env:…} and *_file resolution) is parsed by `configSchema`;
+ * unknown keys are refused everywhere (strictObject).
+ */
+const duration = z
+  .string()
+  .transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `must be a duration like "90s", "15m" or "14h" (got "${text}")` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be "host:port", e.g. "0.0.0.0:8080"');
+
+const httpUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'must be an http(s) URL');
+
+export const routeSchema = z.strictObject({
+  from: z.string().min(1, 'must be a URL like "https://app.example.com/path"'),
+  to: httpUrl,
+  policy: z.string().min(1).optional(),
+  public: z.boolean().default(false),
+  preserve_host: z.boolean().default(false),
+  strip_prefix: z.boolean().default(false),
+  timeout: duration.prefault('30s'),
+  websockets: z.boolean().default(false),
+});
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      listen: hostPort.default('0.0.0.0:8080'),
+      admin_listen: hostPort.default('127.0.0.1:9090'),
+      public_url: httpUrl,
+      trust_forwarded_headers: z.boolean().default(false),
+      /** graceful drain limit on SIGTERM */
+      shutdown_timeout: duration.prefault('10s'),
+      max_header_bytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+    }),
+  idp: z.strictObject({
+    issuer: httpUrl,
+    client_id: z.string().min(1),
+    client_secret: z.string().min(1).optional(),
+    scopes: z.array(z.string().min(1)).default(['openid', 'profile', 'email', 'offline_access']),
+    allow_insecure_http: z.boolean().default(false),
+    /** how long a login attempt (state/nonce/PKCE) stays valid */
+    login_timeout: duration.prefault('10m'),
+    /** claim that carries group membership */
+    groups_claim: z.string().min(1).default('groups'),
+  }),
+  cookie: z.strictObject({
+    name: z
+      .string()
+      .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a valid cookie name (RFC 6265 token)')
+      .default('_portcullis'),
+    secret: z.string().refine((s) => Buffer.byteLength(s) >= 32, 'must be at least 32 bytes'),
+    domain: z.string().default(''),
+    secure: z.union([z.literal('auto'), z.boolean()]).default('auto'),
+    same_site: z.enum(['lax', 'strict', 'none']).default('lax'),
+  }),
+  session: z
+    .strictObject({
+      store: z.enum(['memory', 'redis']).default('memory'),
+      redis: z
+        .strictObject({
+          url: z.string().min(1).default('redis://127.0.0.1:6379/0'),
+          key_prefix: z.string().default('portcullis:'),
+          /** where CONFIG SET is not allowed, notify-keyspace-events must be set by the operator */
+          configure_keyspace_events: z.boolean().default(true),
+          /** how long a logout tombstone stays visible to replicas */
+          tombstone_ttl: duration.prefault('5m'),
+          /** max queued writes kept while Redis is unreachable */
+          outage_queue_limit: z.number().int().min(1).default(10_000),
+        })
+        .prefault({}),
+      /** 32-byte key (base64/base64url or >= 32 chars) for tokens at rest; derived from cookie.secret when absent */
+      encryption_key: z.string().min(1).optional(),
+      lifetime: duration.prefault('14h'),
+      idle_timeout: duration.prefault('2h'),
+      refresh_ahead: duration.prefault('60s'),
+      /** transient refresh failures retry with exponential backoff up to this delay */
+      refresh_max_backoff: duration.prefault('5m'),
+    })
+    .prefault({}),
+  routes: z.array(routeSchema).min(1, 'at least one route is required'),
+  policies_dir: z.string().default('policies'),
+  signing: z
+    .strictObject({
+      algorithm: z.literal('ES256').default('ES256'),
+      rotate_every: duration.prefault('24h'),
+      publish_ahead: duration.prefault('2m'),
+      assertion_ttl: duration.prefault('5m'),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+});
+
+export type RawConfig = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+export type RouteConfig = z.output<typeof routeSchema>;

@@ -1,0 +1,73 @@
+import type { Session, SessionRecord, Tombstone, TombstoneReason } from './types.js';
+
+/**
+ * Change events, delivered to every listener on this replica. For the Redis store they come
+ * from keyspace notifications, a miss lookup or a resync; for the memory store, from its own writes.
+ */
+export type StoreEvent =
+  | { kind: 'set'; session: Session }
+  | { kind: 'tombstone'; tombstone: Tombstone }
+  /** the record's TTL ran out (idle or absolute expiry); no tombstone is written for that */
+  | { kind: 'expired'; handle: string }
+  /** a (re)sync finished: listeners should reconcile with `snapshot()` */
+  | { kind: 'resync'; sessions: number }
+  | { kind: 'up' }
+  | { kind: 'down' };
+
+export type StoreListener = (event: StoreEvent) => void;
+
+/** Returned by `update`'s mutator to skip the write. */
+export const SKIP = Symbol('skip');
+
+export interface StoreStatus {
+  up: boolean;
+  /** writes waiting for the store to come back */
+  queued: number;
+  /** a short reason when not up, e.g. "notify-keyspace-events disabled and CONFIG SET refused" */
+  detail?: string;
+}
+
+export interface SessionStore {
+  /** Resolves once the store is usable (connected, notifications on, first sync done). */
+  start(): Promise<void>;
+  /**
+   * The request-path read: the in-memory mirror first, then (Redis) one store read on a miss,
+   * with a bounded negative cache. Never returns an expired or tombstoned session.
+   */
+  get(handle: string): Promise<Session | undefined>;
+  /** Synchronous mirror read, no I/O. */
+  peek(handle: string): Session | undefined;
+  /** Authoritative read with tokens (decrypted). */
+  load(handle: string): Promise<SessionRecord | undefined>;
+  /** Writes a new session; fails if the handle exists or is tombstoned. */
+  create(record: SessionRecord): Promise<void>;
+  /**
+   * Conditional read-modify-write: `mutate` gets the current record and returns the new one
+   * (or SKIP). The write happens only if the record is unchanged since the read and not
+   * tombstoned; conflicts retry a bounded number of times. Resolves to the written record,
+   * or undefined if the session is gone (deleted, tombstoned, expired) or the mutator skipped.
+   */
+  update(handle: string, mutate: (current: SessionRecord) => SessionRecord | typeof SKIP): Promise<SessionRecord | undefined>;
+  /** Sliding idle expiry: sets lastSeenAt (never resurrects a tombstoned session). */
+  touch(handle: string, lastSeenAt: number): Promise<void>;
+  /** Deletes with a tombstone naming session, user, IdP sid and reason. */
+  remove(handle: string, reason: TombstoneReason): Promise<Tombstone | undefined>;
+  removeBySub(sub: string, reason: TombstoneReason): Promise<Tombstone[]>;
+  removeByIdpSid(idpSid: string, reason: TombstoneReason): Promise<Tombstone[]>;
+  /** The tombstone for a handle, if one is still kept. */
+  tombstone(handle: string): Promise<Tombstone | undefined>;
+  listBySub(sub: string): Promise<Session[]>;
+  /** Every live session (operators' `sessions list --all`); streams in pages. */
+  list(): AsyncIterable<Session>;
+  /** What this replica's mirror holds now. */
+  snapshot(): Iterable<Session>;
+  /**
+   * A lease for exclusive work on a key across replicas (refresh). True when `owner` now holds
+   * it for `ttlMs`; it passes on by itself when the holder dies.
+   */
+  acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, owner: string): Promise<void>;
+  subscribe(listener: StoreListener): () => void;
+  status(): StoreStatus;
+  close(): Promise<void>;
+}
