@@ -1,0 +1,101 @@
+import { Worker } from 'node:worker_threads';
+import { startBaselineProxy } from './baseline-proxy.js';
+import { startForwarderProxy } from './forwarder-proxy.js';
+import { startGatewayTarget } from './gateway-target.js';
+import type { LoadOptions, LoadResult } from './load-worker.js';
+
+/**
+ * npm run bench: the gateway against a plain node:http + undici proxy, side by side in one
+ * process tree, each in front of the same upstream and driven by the same closed-loop client
+ * (upstream and client each in a worker thread). "forwarder" is src/proxy alone (headers +
+ * forward), which separates the cost of proxying from the rest of the gateway.
+ * Prints requests/s, p50 and p99 and the gateway/baseline ratios; never passes or fails on
+ * absolute numbers (they depend on the machine).
+ *
+ * Environment: BENCH_SECONDS (default 5), BENCH_WARMUP (1), BENCH_CONCURRENCY (32), BENCH_PATH (/bench).
+ */
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const warmupSeconds = Number(process.env.BENCH_WARMUP ?? 1);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const path = process.env.BENCH_PATH ?? '/bench';
+
+function startUpstream(): Promise<{ url: string; close(): Promise<void> }> {
+  const worker = new Worker(new URL('./upstream-worker.js', import.meta.url));
+  return new Promise((resolve, reject) => {
+    worker.once('error', reject);
+    worker.once('message', ({ port }: { port: number }) =>
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        close: () =>
+          new Promise<void>((done) => {
+            worker.once('exit', () => done());
+            worker.postMessage('close');
+          }),
+      }),
+    );
+  });
+}
+
+function load(url: string): Promise<LoadResult> {
+  const options: LoadOptions = { url, seconds, warmupSeconds, concurrency };
+  const worker = new Worker(new URL('./load-worker.js', import.meta.url), { workerData: options });
+  return new Promise((resolve, reject) => {
+    worker.once('error', reject);
+    worker.once('message', (message: LoadResult | { error: string }) => {
+      void worker.terminate();
+      if ('error' in message) reject(new Error(message.error));
+      else resolve(message);
+    });
+  });
+}
+
+function row(name: string, result: LoadResult): string {
+  const rps = (result.requests / result.seconds).toFixed(0);
+  return `${name.padEnd(10)} ${rps.padStart(9)} ${result.p50.toFixed(2).padStart(9)} ${result.p99.toFixed(2).padStart(9)} ${String(result.errors).padStart(7)}`;
+}
+
+function ratios(name: string, result: LoadResult, base: LoadResult): string {
+  const ratio = (a: number, b: number) => (a / b).toFixed(2);
+  return (
+    `${name}/baseline: throughput ${ratio(result.requests, base.requests)}x, ` +
+    `p50 ${ratio(result.p50, base.p50)}x, p99 ${ratio(result.p99, base.p99)}x`
+  );
+}
+
+async function main(): Promise<void> {
+  const upstream = await startUpstream();
+  const baseline = await startBaselineProxy(upstream.url);
+  const forwarder = await startForwarderProxy(upstream.url);
+  const gateway = await startGatewayTarget(upstream.url);
+  console.log(`portcullis bench: GET ${path}, ${concurrency} concurrent clients, ${warmupSeconds}s warm-up + ${seconds}s each`);
+  try {
+    const direct = await load(`${upstream.url}${path}`);
+    const base = await load(`${baseline.url}${path}`);
+    const fwd = await load(`${forwarder.url}${path}`);
+    const gw = 'url' in gateway ? await load(`${gateway.url}${path}`) : undefined;
+
+    console.log(`\n${'target'.padEnd(10)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'errors'.padStart(7)}`);
+    console.log(row('upstream', direct));
+    console.log(row('baseline', base));
+    console.log(row('forwarder', fwd));
+    if (gw) console.log(row('gateway', gw));
+    console.log('');
+    console.log(ratios('forwarder', fwd, base));
+    if (gw) {
+      console.log(ratios('gateway', gw, base));
+      if (gw.errors > 0) console.log(`note: the gateway answered ${gw.errors} requests with errors (non-200)`);
+    } else if ('skipped' in gateway) {
+      console.log(`gateway    skipped: ${gateway.skipped}`);
+    }
+  } finally {
+    if ('close' in gateway) await gateway.close();
+    await forwarder.close();
+    await baseline.close();
+    await upstream.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

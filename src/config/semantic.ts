@@ -1,0 +1,132 @@
+import type { ConfigIssue } from '../errors.js';
+import { parseRouteFrom, routeFromKey } from './route-from.js';
+import { configSchema } from './schema.js';
+import type { z } from 'zod';
+import { isPlainObject } from './resolve-values.js';
+
+/**
+ * Checks that need more than one key, or knowledge the schema does not have (the policies on
+ * disk). They run on each section that parses on its own, so one broken section does not hide
+ * the problems of another: the operator sees everything in one go.
+ */
+
+export interface SemanticInput {
+  /** the document after ${env:} and *_file resolution */
+  raw: unknown;
+  /** names of the loaded policies; undefined when the directory could not be read */
+  policyNames: ReadonlySet<string> | undefined;
+  /** policies_dir as written, for messages */
+  policiesDir: string;
+}
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
+
+type Shape<S extends 'server' | 'idp' | 'cookie'> = (typeof configSchema.shape)[S]['shape'];
+
+/**
+ * One key's value with its default applied, or undefined when that key itself is invalid (the
+ * schema already reported it). Per key, so an unrelated typo in a section hides nothing.
+ */
+function field<S extends 'server' | 'idp' | 'cookie', K extends keyof Shape<S> & string>(
+  raw: Record<string, unknown>,
+  sectionKey: S,
+  key: K,
+): z.output<Shape<S>[K]> | undefined {
+  const rawSection = raw[sectionKey];
+  if (!isPlainObject(rawSection)) return undefined;
+  const schema = (configSchema.shape[sectionKey].shape as Record<string, z.ZodType>)[key]!;
+  const result = schema.safeParse(rawSection[key]);
+  return result.success ? (result.data as z.output<Shape<S>[K]>) : undefined;
+}
+
+function splitHostPort(value: string): { host: string; port: string } {
+  const colon = value.lastIndexOf(':');
+  return { host: value.slice(0, colon).toLowerCase(), port: value.slice(colon + 1) };
+}
+
+function listenersCollide(a: string, b: string): boolean {
+  const left = splitHostPort(a);
+  const right = splitHostPort(b);
+  // port 0 asks the OS for a free port: two of them never collide
+  if (Number(left.port) === 0 || Number(left.port) !== Number(right.port)) return false;
+  return left.host === right.host || WILDCARD_HOSTS.has(left.host) || WILDCARD_HOSTS.has(right.host);
+}
+
+function checkRoutes(raw: Record<string, unknown>, input: SemanticInput, issues: ConfigIssue[]): void {
+  const routes = raw['routes'];
+  if (!Array.isArray(routes)) return;
+  const firstIndexByKey = new Map<string, number>();
+  routes.forEach((route: unknown, index) => {
+    if (!isPlainObject(route)) return;
+    const at = `routes[${index}]`;
+    const from = route['from'];
+    if (typeof from === 'string' && from !== '') {
+      const parsed = parseRouteFrom(from);
+      if (!parsed.ok) issues.push({ path: `${at}.from`, message: parsed.message });
+      else {
+        const key = routeFromKey(parsed.value);
+        const first = firstIndexByKey.get(key);
+        if (first === undefined) firstIndexByKey.set(key, index);
+        else issues.push({ path: `${at}.from`, message: `duplicates routes[${first}].from` });
+      }
+    }
+
+    const policy = route['policy'];
+    if (route['public'] === true) {
+      if (policy !== undefined) {
+        issues.push({ path: `${at}.policy`, message: 'a public route takes no policy (remove "policy" or "public: true")' });
+      }
+    } else if (policy === undefined) {
+      issues.push({ path: `${at}.policy`, message: 'is required (or set "public: true" for a route that needs no sign-in)' });
+    } else if (typeof policy === 'string' && policy !== '' && input.policyNames && !input.policyNames.has(policy)) {
+      const known = [...input.policyNames].sort();
+      const found = known.length > 0 ? `found: ${known.join(', ')}` : 'it has no policies';
+      issues.push({ path: `${at}.policy`, message: `no policy named "${policy}" in ${input.policiesDir} (${found})` });
+    }
+  });
+}
+
+export function semanticIssues(input: SemanticInput): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (!isPlainObject(input.raw)) return issues;
+  const raw = input.raw;
+  checkRoutes(raw, input, issues);
+
+  const listen = field(raw, 'server', 'listen');
+  const adminListen = field(raw, 'server', 'admin_listen');
+  if (listen !== undefined && adminListen !== undefined && listenersCollide(listen, adminListen)) {
+    issues.push({
+      path: 'server.admin_listen',
+      message: `must differ from server.listen ("${listen}"): metrics and health never share the proxy port`,
+    });
+  }
+
+  const issuer = field(raw, 'idp', 'issuer');
+  if (issuer !== undefined && new URL(issuer).protocol === 'http:' && field(raw, 'idp', 'allow_insecure_http') === false) {
+    issues.push({
+      path: 'idp.issuer',
+      message: 'must be https:// (set idp.allow_insecure_http: true only for a local or test IdP)',
+    });
+  }
+
+  const publicUrlText = field(raw, 'server', 'public_url');
+  const publicUrl = publicUrlText === undefined ? undefined : new URL(publicUrlText);
+  const secureSetting = field(raw, 'cookie', 'secure');
+  const secure = secureSetting === 'auto' ? publicUrl && publicUrl.protocol === 'https:' : secureSetting;
+  if (field(raw, 'cookie', 'same_site') === 'none' && secure === false) {
+    issues.push({
+      path: 'cookie.same_site',
+      message: 'none requires a Secure cookie (cookie.secure: true, or auto with an https public_url)',
+    });
+  }
+
+  const domain = field(raw, 'cookie', 'domain')?.replace(/^\./, '').toLowerCase();
+  const host = publicUrl?.hostname.toLowerCase();
+  if (domain && host !== undefined && host !== domain && !host.endsWith(`.${domain}`)) {
+    issues.push({
+      path: 'cookie.domain',
+      message: `must be server.public_url's host "${host}" or a parent domain of it (browsers refuse the cookie otherwise)`,
+    });
+  }
+  return issues;
+}

@@ -1,0 +1,194 @@
+import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Config } from './config/index.js';
+import type { RequestContext } from './http/context.js';
+import { securityHeaders } from './http/respond.js';
+import { systemClock, type Clock } from './lib/clock.js';
+import { randomToken } from './lib/random.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+import { createOidcClient, type OidcClientDeps } from './oidc/client.js';
+import { createAuthEndpoints } from './oidc/endpoints.js';
+import { compilePolicies } from './policy/index.js';
+import { createForwarder } from './proxy/forward.js';
+import { createPipeline } from './proxy/pipeline.js';
+import { createRefreshScheduler } from './refresh/scheduler.js';
+import { compileRoutes } from './routes/index.js';
+import { createAdminServer } from './server/admin-server.js';
+import { createPortal } from './server/portal.js';
+import { createProxyServer } from './server/proxy-server.js';
+import { createSessionStore } from './session/create-store.js';
+import { createSessionResolver } from './session/resolver.js';
+import { createSessionCookies } from './session/session-cookies.js';
+
+export interface GatewayOptions {
+  logger?: Logger;
+  clock?: Clock;
+  /** used for IdP calls (tests inject one; production uses globalThis.fetch) */
+  fetch?: typeof fetch;
+  replicaId?: string;
+  /** IdP discovery and request tuning (tests shorten the retry backoff) */
+  oidc?: OidcClientDeps['options'];
+}
+
+export interface Gateway {
+  readonly config: Config;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** binds both ports; resolves with the bound addresses */
+  listen(): Promise<{ proxy: AddressInfo; admin: AddressInfo }>;
+  /** true once config, IdP discovery and the store have all been ready (never flips back) */
+  isReady(): boolean;
+  /** stops accepting, drains in-flight requests (bounded), closes every part in reverse order */
+  close(): Promise<void>;
+}
+
+export function parseListen(address: string): { host: string; port: number } {
+  const at = address.lastIndexOf(':');
+  const host = address.slice(0, at).replace(/^\[(.*)\]$/, '$1');
+  return { host, port: Number(address.slice(at + 1)) };
+}
+
+/** The composition root: every part is built here from the config and passed down. */
+export function createGateway(config: Config, options: GatewayOptions = {}): Gateway {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger({ level: config.log.level });
+  const metrics = createMetrics();
+  const replicaId = options.replicaId ?? `${hostname()}-${process.pid}-${randomToken(6)}`;
+  const publicUrl = new URL(config.server.public_url);
+  const publicOrigin = publicUrl.origin;
+  const hsts = publicUrl.protocol === 'https:';
+
+  const routes = compileRoutes(config.routes);
+  const policies = compilePolicies(config.policies);
+  const sessionCookies = createSessionCookies({
+    name: config.cookie.name,
+    secret: config.cookie.secret,
+    domain: config.cookie.domain,
+    secure: config.cookie.secure === 'auto' ? hsts : config.cookie.secure,
+    sameSite: config.cookie.same_site,
+  });
+  const store = createSessionStore(config, { clock, logger: logger.child({ part: 'store' }), metrics });
+  const resolveSession = createSessionResolver({ store, sessionCookies, clock, idleTimeoutMs: config.session.idle_timeout });
+  const oidc = createOidcClient({ config, logger, clock, fetch: options.fetch, options: options.oidc });
+  const auth = createAuthEndpoints({ config, oidc, store, sessionCookies, routes, logger, metrics, clock });
+  const scheduler = createRefreshScheduler({
+    store,
+    refresher: oidc,
+    clock,
+    logger: logger.child({ part: 'refresh' }),
+    metrics,
+    replicaId,
+    refreshAheadMs: config.session.refresh_ahead,
+    maxBackoffMs: config.session.refresh_max_backoff,
+  });
+  const forwarder = createForwarder({ logger, metrics });
+  const pipeline = createPipeline({
+    routes,
+    policies,
+    store,
+    sessionCookies,
+    resolveSession,
+    forwarder,
+    clock,
+    idleTimeoutMs: config.session.idle_timeout,
+    trustForwarded: config.server.trust_forwarded_headers,
+    loginUrl: `${publicOrigin}/.portcullis/login`,
+    startLogin(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, returnTo: URL) {
+      securityHeaders(res, { hsts, noStore: true });
+      return auth.startLogin(req, res, ctx, returnTo);
+    },
+  });
+  const portal = createPortal({ auth, store, resolveSession, sessionCookies, metrics, publicOrigin });
+
+  let everReady = false;
+  const isReady = () => {
+    if (!everReady && oidc.isReady() && store.status().up) {
+      everReady = true;
+      logger.info('gateway ready');
+    }
+    return everReady;
+  };
+  const readiness = {
+    everReady: isReady,
+    details: () => {
+      const status = store.status();
+      return {
+        idp: oidc.isReady() ? 'discovered' : 'pending',
+        store: status.up ? 'up' : 'degraded',
+        ...(status.detail ? { store_detail: status.detail } : {}),
+        ...(status.queued ? { store_queued_writes: status.queued } : {}),
+      };
+    },
+  };
+  const proxyServer = createProxyServer({
+    pipeline,
+    portal,
+    logger,
+    metrics,
+    trustForwarded: config.server.trust_forwarded_headers,
+    hsts,
+    maxHeaderBytes: config.server.max_header_bytes,
+  });
+  const adminServer = createAdminServer({
+    metrics,
+    readiness,
+    logger,
+    beforeScrape: () => {
+      let count = 0;
+      for (const _ of store.snapshot()) count++;
+      metrics.sessionsActive.set(count);
+      metrics.storeUp.set(store.status().up ? 1 : 0);
+    },
+  });
+
+  let started = false;
+  async function listen() {
+    started = true;
+    // the store connects in the background: held sessions and /healthz do not wait for it
+    store.start().catch((error: unknown) => logger.error({ err: error }, 'session store failed to start'));
+    scheduler.start();
+    const proxy = await bind(proxyServer, config.server.listen);
+    const admin = await bind(adminServer, config.server.admin_listen);
+    logger.info({ proxy: `${proxy.address}:${proxy.port}`, admin: `${admin.address}:${admin.port}`, replicaId }, 'listening');
+    return { proxy, admin };
+  }
+
+  async function close() {
+    const drainMs = config.server.shutdown_timeout;
+    const closing = Promise.all([stop(proxyServer, drainMs), stop(adminServer, drainMs)]);
+    await closing;
+    if (started) await scheduler.close();
+    await forwarder.close();
+    await oidc.close();
+    await store.close();
+  }
+
+  return { config, metrics, logger, listen, isReady, close };
+}
+
+function bind(server: Server, address: string): Promise<AddressInfo> {
+  const { host, port } = parseListen(address);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+/** Stop accepting, let in-flight requests finish, then cut what is left after `drainMs`. */
+function stop(server: Server, drainMs: number): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), drainMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

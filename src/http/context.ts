@@ -1,0 +1,28 @@
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from '../observability/logger.js';
+
+/** Per-request facts, computed once by the server and passed down. */
+export interface RequestContext {
+  /** request id: echoed in X-Request-Id, logs and error pages */
+  readonly id: string;
+  readonly startedAt: number;
+  readonly log: Logger;
+  /** scheme and host as the browser sees them (X-Forwarded-* only when trusted) */
+  readonly scheme: 'http' | 'https';
+  readonly host: string;
+  /** the raw path (no query) and its normalized form */
+  readonly rawPath: string;
+  readonly path: string;
+  /** raw query string including '?', or '' */
+  readonly search: string;
+  /** the client's address (first X-Forwarded-For hop when trusted) */
+  readonly clientIp: string;
+  /** the route label for metrics, set once a route matched */
+  routeId?: string;
+}
+
+/** Browsers get pages and redirects; API clients get JSON and 401. */
+export function wantsHtml(req: IncomingMessage): boolean {
+  const accept = req.headers.accept;
+  return typeof accept === 'string' && accept.includes('text/html');
+}

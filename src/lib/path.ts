@@ -1,0 +1,119 @@
+/**
+ * Request path normalization: the one canonical form that routes and policies match against, so
+ * `/a/../admin`, `/%61dmin` and `//admin` all meet the rules written for `/admin`.
+ *
+ * Refused (undefined → 400) because an upstream may read them differently from us and so walk
+ * around a path rule:
+ * - malformed percent-encoding and NUL (raw or `%00`);
+ * - backslashes, raw or `%5C` (some servers treat `\` as `/`; browsers never send a raw one);
+ * - encoded slashes `%2F` (an upstream that decodes them sees `/admin/x` where we saw one segment
+ *   `admin%2Fx`, which a deny on `/admin` would not cover);
+ * - dot segments carrying path parameters (`..;`, `.;`), which Tomcat-style servers resolve as `..`.
+ */
+
+const HEX = '0123456789ABCDEF';
+
+/** Unreserved characters (RFC 3986 §2.3) are decoded; every other escape is kept, uppercased. */
+const UNRESERVED: readonly boolean[] = (() => {
+  const table: boolean[] = [];
+  for (let c = 0; c < 128; c++) {
+    table[c] =
+      (c >= 0x41 && c <= 0x5a) || // A-Z
+      (c >= 0x61 && c <= 0x7a) || // a-z
+      (c >= 0x30 && c <= 0x39) || // 0-9
+      c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e; // - . _ ~
+  }
+  return table;
+})();
+
+function hexValue(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  if (code >= 0x41 && code <= 0x46) return code - 0x37;
+  if (code >= 0x61 && code <= 0x66) return code - 0x57;
+  return -1;
+}
+
+/**
+ * Normalizes the path part of a request target (no query). Returns the input itself when it has
+ * nothing to normalize (no `%`, `//` or `/.`), so the common case allocates nothing.
+ */
+export function normalizePath(rawPath: string): string | undefined {
+  if (rawPath.charCodeAt(0) !== 0x2f) return undefined;
+  const length = rawPath.length;
+  for (let i = 0; i < length; i++) {
+    const c = rawPath.charCodeAt(i);
+    if (c === 0x25) return slowNormalize(rawPath);
+    if (c === 0x5c || c === 0) return undefined;
+    if (c === 0x2f) {
+      const next = rawPath.charCodeAt(i + 1);
+      if (next === 0x2f || next === 0x2e) return slowNormalize(rawPath);
+    }
+  }
+  return rawPath;
+}
+
+function slowNormalize(rawPath: string): string | undefined {
+  const decoded = decodeUnreserved(rawPath);
+  if (decoded === undefined) return undefined;
+
+  const parts = decoded.split('/');
+  const out: string[] = [];
+  // parts[0] is the empty string before the leading slash
+  for (let i = 1; i < parts.length; i++) {
+    const segment = parts[i]!;
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') {
+      out.pop(); // never above the root
+      continue;
+    }
+    if (segment.startsWith('..;') || segment.startsWith('.;')) return undefined;
+    out.push(segment);
+  }
+  const last = parts[parts.length - 1];
+  const trailingSlash = parts.length > 1 && (last === '' || last === '.' || last === '..');
+  if (out.length === 0) return '/';
+  return '/' + out.join('/') + (trailingSlash ? '/' : '');
+}
+
+function decodeUnreserved(rawPath: string): string | undefined {
+  let result = '';
+  let copiedUpTo = 0;
+  for (let i = 0; i < rawPath.length; i++) {
+    const c = rawPath.charCodeAt(i);
+    if (c === 0 || c === 0x5c) return undefined;
+    if (c !== 0x25) continue;
+    const hi = hexValue(rawPath.charCodeAt(i + 1));
+    const lo = hexValue(rawPath.charCodeAt(i + 2));
+    if (hi < 0 || lo < 0) return undefined;
+    const byte = hi * 16 + lo;
+    if (byte === 0 || byte === 0x2f || byte === 0x5c) return undefined;
+    result += rawPath.slice(copiedUpTo, i);
+    result += UNRESERVED[byte] === true ? String.fromCharCode(byte) : '%' + HEX[hi]! + HEX[lo]!;
+    i += 2;
+    copiedUpTo = i + 1;
+  }
+  return result + rawPath.slice(copiedUpTo);
+}
+
+/**
+ * Whole-segment prefix test on normalized paths: `/app` covers `/app`, `/app/`, `/app/x` and
+ * `/app;param` (a path parameter does not start a new resource), never `/apps`.
+ * `prefix` is "" or "/" (everything) or a normalized path without a trailing slash.
+ */
+export function pathHasPrefix(path: string, prefix: string): boolean {
+  if (prefix.length <= 1) return true;
+  if (!path.startsWith(prefix)) return false;
+  if (path.length === prefix.length) return true;
+  const next = path.charCodeAt(prefix.length);
+  return next === 0x2f || next === 0x3b;
+}
+
+/**
+ * Canonical form of a configured path prefix: normalized, without a trailing slash; "" for the
+ * root. Undefined when the prefix is not a valid absolute path.
+ */
+export function canonicalPathPrefix(prefix: string): string | undefined {
+  const normalized = normalizePath(prefix);
+  if (normalized === undefined) return undefined;
+  return normalized.endsWith('/') ? normalized.slice(0, -1) : normalized;
+}

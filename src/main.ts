@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+/** The only place that reads argv/env, handles signals and calls process.exit. */
+import { parseArgs, USAGE } from './cli/args.js';
+import { runSessionsCommand } from './cli/sessions.js';
+import { checkConfig, loadConfigFile } from './config/index.js';
+import { ConfigError } from './errors.js';
+import { createGateway, type Gateway } from './gateway.js';
+import { createLogger } from './observability/logger.js';
+
+const EXIT_OK = 0;
+const EXIT_BAD_CONFIG = 1;
+const EXIT_RUNTIME = 2;
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${line}\n`);
+
+/** SIGTERM/SIGINT drain in-flight requests, then exit 0; a second signal exits at once. */
+function stopOnSignals(stop: () => Promise<void>, onStopped: () => void = () => process.exit(EXIT_OK)): void {
+  let stopping = false;
+  const onSignal = () => {
+    if (stopping) process.exit(EXIT_RUNTIME);
+    stopping = true;
+    stop().then(onStopped, (error: unknown) => {
+      err(`portcullis: shutdown failed: ${String(error)}`);
+      process.exit(EXIT_RUNTIME);
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+async function serve(configPath: string): Promise<void> {
+  const config = await loadConfigFile(configPath, process.env);
+  const logger = createLogger({ level: config.log.level });
+  if (config.idp.allow_insecure_http) logger.warn('idp.allow_insecure_http is on: only for local or test identity providers');
+  const gateway: Gateway = createGateway(config, { logger });
+  await gateway.listen();
+  stopOnSignals(async () => {
+    logger.info('stopping: draining in-flight requests');
+    await gateway.close();
+    logger.flush();
+  });
+}
+
+async function main(): Promise<number | undefined> {
+  const command = parseArgs(process.argv.slice(2), process.env);
+  switch (command.kind) {
+    case 'help':
+      out(USAGE);
+      return EXIT_OK;
+    case 'error':
+      err(`portcullis: ${command.message}\n${USAGE}`);
+      return EXIT_BAD_CONFIG;
+    case 'check-config': {
+      const result = await checkConfig(command.configPath, process.env);
+      if (result.ok) {
+        out(`${command.configPath}: ok`);
+        return EXIT_OK;
+      }
+      for (const issue of result.issues) err(`${issue.path}: ${issue.message}`);
+      return EXIT_BAD_CONFIG;
+    }
+    case 'rotate-keys':
+      err('portcullis: rotate-keys: identity-assertion signing keys are not implemented in this version yet');
+      return EXIT_RUNTIME;
+    case 'sessions': {
+      const config = await loadConfigFile(command.configPath, process.env);
+      const logger = createLogger({ level: 'warn' });
+      return runSessionsCommand(config, command, { logger, out });
+    }
+    case 'serve': {
+      if (command.configPath) {
+        await serve(command.configPath);
+        return undefined;
+      }
+      const { runDemo } = await import('./demo/main.js');
+      const demo = await runDemo({ out });
+      stopOnSignals(demo.close);
+      return undefined;
+    }
+  }
+}
+
+main().then(
+  (code) => {
+    if (code !== undefined) process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError) {
+      for (const issue of error.issues) err(`${issue.path || '(root)'}: ${issue.message}`);
+      process.exitCode = EXIT_BAD_CONFIG;
+    } else {
+      err(`portcullis: ${error instanceof Error ? error.message : String(error)}`);
+      process.exitCode = EXIT_RUNTIME;
+    }
+  },
+);

@@ -1,0 +1,88 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Config } from '../config/index.js';
+import type { RequestContext } from '../http/context.js';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { RouteTable } from '../routes/index.js';
+import type { SessionCookies } from '../session/session-cookies.js';
+import type { SessionStore } from '../session/store.js';
+import { createBackchannelLogout } from './backchannel.js';
+import { createLoginFlow } from './login-flow.js';
+import { createLogout } from './logout.js';
+import { createTransactionCookies, type TransactionCookies } from './transaction.js';
+import type { OidcClient } from './types.js';
+import { portcullisUrl } from './urls.js';
+
+export type AuthHandler = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => Promise<void>;
+
+export interface AuthEndpointsDeps {
+  config: Config;
+  oidc: OidcClient;
+  store: SessionStore;
+  sessionCookies: SessionCookies;
+  routes: RouteTable;
+  logger: Logger;
+  metrics: Metrics;
+  clock: Clock;
+}
+
+/** What the login, logout and back-channel handlers share (built once per runtime). */
+export interface AuthContext extends AuthEndpointsDeps {
+  publicUrl: URL;
+  transactions: TransactionCookies;
+  urls: { login: string; callback: string; signedOut: string; portal: string };
+}
+
+export interface AuthEndpoints {
+  /** For the proxy pipeline: a browser without a session is sent to the IdP (302), returning to `returnTo`. */
+  startLogin(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, returnTo: URL): Promise<void>;
+  /** GET /.portcullis/login?rd=URL */
+  login: AuthHandler;
+  /** GET /.portcullis/callback */
+  callback: AuthHandler;
+  /** GET (confirm page) and POST (sign out) /.portcullis/logout */
+  logout: AuthHandler;
+  /** GET /.portcullis/signed-out */
+  signedOut: AuthHandler;
+  /** POST /.portcullis/backchannel-logout */
+  backchannelLogout: AuthHandler;
+}
+
+/**
+ * The /.portcullis/* endpoints that speak OIDC. Handlers throw GatewayError for every refusal;
+ * the server renders it (HTML for browsers, JSON otherwise). Only the back-channel receiver
+ * answers with its own JSON, because the spec fixes its shape.
+ */
+export function createAuthEndpoints(deps: AuthEndpointsDeps): AuthEndpoints {
+  const { config } = deps;
+  const publicUrl = new URL(config.server.public_url);
+  const context: AuthContext = {
+    ...deps,
+    publicUrl,
+    transactions: createTransactionCookies({
+      cookieName: config.cookie.name,
+      secret: config.cookie.secret,
+      domain: config.cookie.domain,
+      secure: config.cookie.secure === 'auto' ? publicUrl.protocol === 'https:' : config.cookie.secure,
+      loginTimeoutMs: config.idp.login_timeout,
+      clock: deps.clock,
+    }),
+    urls: {
+      login: portcullisUrl(config.server.public_url, '/.portcullis/login'),
+      callback: portcullisUrl(config.server.public_url, '/.portcullis/callback'),
+      signedOut: portcullisUrl(config.server.public_url, '/.portcullis/signed-out'),
+      portal: portcullisUrl(config.server.public_url, '/.portcullis/'),
+    },
+  };
+  const loginFlow = createLoginFlow(context);
+  const logout = createLogout(context);
+  return {
+    startLogin: loginFlow.startLogin,
+    login: loginFlow.login,
+    callback: loginFlow.callback,
+    logout: logout.logout,
+    signedOut: logout.signedOut,
+    backchannelLogout: createBackchannelLogout(context),
+  };
+}

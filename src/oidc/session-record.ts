@@ -1,0 +1,62 @@
+import type { SessionRecord, SessionUser } from '../session/types.js';
+import type { LoginResult } from './types.js';
+
+/** The user-agent shown on the user's sessions page; bounded, printable. */
+const MAX_USER_AGENT = 256;
+
+/**
+ * Group membership from the configured claim: a JSON array of strings (the common case), or a
+ * single string with comma- or space-separated names. Anything else means no groups.
+ */
+export function groupsFrom(claims: Record<string, unknown>, claim: string): string[] {
+  const value = claims[claim];
+  const names = Array.isArray(value)
+    ? value.filter((v): v is string => typeof v === 'string')
+    : typeof value === 'string'
+      ? value.split(/[,\s]+/)
+      : [];
+  return [...new Set(names.map((n) => n.trim()).filter(Boolean))];
+}
+
+export function userFrom(result: LoginResult, groupsClaim: string): SessionUser {
+  const { claims } = result;
+  const email = typeof claims.email === 'string' && claims.email ? claims.email : undefined;
+  const name =
+    typeof claims.name === 'string' && claims.name
+      ? claims.name
+      : typeof claims.preferred_username === 'string' && claims.preferred_username
+        ? claims.preferred_username
+        : undefined;
+  return {
+    sub: result.sub,
+    ...(email ? { email } : {}),
+    ...(name ? { name } : {}),
+    groups: groupsFrom(claims, groupsClaim),
+    claims,
+  };
+}
+
+export function sessionRecordFrom(input: {
+  handle: string;
+  result: LoginResult;
+  groupsClaim: string;
+  now: number;
+  lifetimeMs: number;
+  userAgent: string | undefined;
+}): SessionRecord {
+  const { result, now } = input;
+  const userAgent = input.userAgent?.replace(/[^\x20-\x7e]/g, '').slice(0, MAX_USER_AGENT);
+  return {
+    handle: input.handle,
+    user: userFrom(result, input.groupsClaim),
+    ...(result.sid ? { idpSid: result.sid } : {}),
+    createdAt: now,
+    lastSeenAt: now,
+    expiresAt: now + input.lifetimeMs,
+    ...(result.accessTokenExpiresAt !== undefined ? { accessTokenExpiresAt: result.accessTokenExpiresAt } : {}),
+    refreshable: Boolean(result.tokens.refreshToken),
+    version: 1,
+    ...(userAgent ? { userAgent } : {}),
+    tokens: result.tokens,
+  };
+}

@@ -1,0 +1,46 @@
+import type { PolicyDocument, PolicyRule } from '../config/policy-schema.js';
+import { compileRule } from './rule.js';
+import type { Decision, Policy, RequestFacts, Subject } from './types.js';
+
+interface CompiledRule {
+  test(subject: Subject, request: RequestFacts): boolean;
+  /** precomputed and frozen: evaluate returns it as is and allocates nothing */
+  decision: Decision;
+}
+
+function decision(allow: boolean, reason: string): Decision {
+  return Object.freeze({ allow, reasons: Object.freeze([reason]) });
+}
+
+function compileList(rules: readonly PolicyRule[], list: 'allow' | 'deny'): CompiledRule[] {
+  return rules.map((rule, index) => {
+    const criterion = compileRule(rule);
+    return { test: criterion.test, decision: decision(list === 'allow', `${list}[${index}]: ${criterion.describe}`) };
+  });
+}
+
+const NO_ALLOW_MATCHED = decision(false, 'no allow rule matched');
+
+/** Deny wins; then the first matching allow rule; no match means deny. */
+export function compilePolicy(document: PolicyDocument): Policy {
+  const deny = compileList(document.deny, 'deny');
+  const allow = compileList(document.allow, 'allow');
+  return Object.freeze({
+    name: document.name,
+    evaluate(subject: Subject, request: RequestFacts): Decision {
+      for (const rule of deny) if (rule.test(subject, request)) return rule.decision;
+      for (const rule of allow) if (rule.test(subject, request)) return rule.decision;
+      return NO_ALLOW_MATCHED;
+    },
+  });
+}
+
+/** Compiles every policy once, keyed by name. Config loading already refused duplicate names. */
+export function compilePolicies(documents: readonly PolicyDocument[]): ReadonlyMap<string, Policy> {
+  const policies = new Map<string, Policy>();
+  for (const document of documents) {
+    if (policies.has(document.name)) throw new Error(`duplicate policy name "${document.name}"`);
+    policies.set(document.name, compilePolicy(document));
+  }
+  return policies;
+}

@@ -1,0 +1,178 @@
+import type { IncomingMessage } from 'node:http';
+import { stripCookie } from '../http/cookies.js';
+
+/** Request headers for the upstream: lower-case names, ready for undici or node:http. */
+export type UpstreamHeaders = Record<string, string | string[]>;
+
+export interface Identity {
+  user: string;
+  email?: string;
+  groups: readonly string[];
+  /** the signed identity assertion (X-Portcullis-Jwt-Assertion) */
+  assertion?: string;
+}
+
+export interface UpstreamHeaderOptions {
+  /** the gateway session cookie: removed from Cookie, every other cookie stays */
+  cookieName: string;
+  identity?: Identity;
+  /** the client's address as the gateway decided it (first trusted X-Forwarded-For hop, or the peer) */
+  clientIp: string;
+  /** scheme and host as the browser sees them */
+  proto: 'http' | 'https';
+  host: string;
+  preserveHost: boolean;
+  /** route.to.host: the Host header when preserveHost is off */
+  upstreamHost: string;
+  /** server.trust_forwarded_headers: keep and extend the X-Forwarded-* chain a load balancer sent */
+  trustForwarded: boolean;
+  requestId: string;
+}
+
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1) plus the proxy-only ones; never forwarded in either
+ * direction. `expect` is answered by node:http itself (100-continue) and undici refuses it;
+ * `http2-settings` belongs to an h2c upgrade of this hop only.
+ */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'http2-settings',
+  'expect',
+]);
+
+/** Set by the gateway below; whatever the client sent under these names is dropped first. */
+const GATEWAY_SET = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
+
+const IDENTITY_PREFIX = 'x-portcullis-';
+
+/** Node's header names are already lower case; `connection` may list more hop-by-hop names. */
+function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const tokens = new Set<string>();
+  for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
+    const token = part.trim().toLowerCase();
+    if (token) tokens.add(token);
+  }
+  return tokens;
+}
+
+/** Addresses like ::ffff:10.0.0.1 are IPv4 peers seen through a dual-stack socket. */
+function plainIp(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+const SAFE_VALUE = /^[\x20-\x7e]*$/;
+
+/**
+ * Makes a claim value safe to send as a header value: control characters (CR, LF, NUL, DEL, …)
+ * are removed so a value can never end the header or start another one; characters beyond
+ * Latin-1 cannot travel in an HTTP/1.1 header, so they are percent-encoded (UTF-8) rather than
+ * dropped, which would make distinct names collide ("张三" and "李四" would both become "").
+ */
+export function safeHeaderValue(value: string): string {
+  if (SAFE_VALUE.test(value)) return value.trim();
+  let out = '';
+  for (const ch of value) {
+    const code = ch.codePointAt(0)!;
+    if (code < 0x20 || code === 0x7f || (code >= 0x80 && code < 0xa0)) continue;
+    out += code > 0xff ? encodeURIComponent(ch) : ch;
+  }
+  return out.trim();
+}
+
+/** Groups travel comma-separated, so a comma inside a group name is encoded to keep the list exact. */
+function groupsValue(groups: readonly string[]): string {
+  return groups.map((g) => safeHeaderValue(g).replaceAll(',', '%2C')).join(',');
+}
+
+function joinValues(value: string | string[]): string {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * The headers the upstream receives for `req`. Pure and allocation-light: it runs on every
+ * proxied request. For an upgrade request (Connection: upgrade + Upgrade) the Upgrade header and
+ * `Connection: upgrade` are kept; everything else hop-by-hop is dropped.
+ */
+export function buildUpstreamHeaders(req: IncomingMessage, opts: UpstreamHeaderOptions): UpstreamHeaders {
+  const source = req.headers;
+  const connection = connectionTokens(source.connection);
+  const upgrade = source.upgrade !== undefined && connection?.has('upgrade') === true ? source.upgrade : undefined;
+  const out: UpstreamHeaders = {};
+
+  for (const key in source) {
+    const value = source[key];
+    if (value === undefined || key === '__proto__') continue;
+    // node:http already lower-cases names; a hand-built request may not, and a spoofed
+    // X-PORTCULLIS-USER must not slip through on case
+    const name = key.toLowerCase();
+    if (HOP_BY_HOP.has(name) || GATEWAY_SET.has(name) || connection?.has(name)) continue;
+    if (name.startsWith(IDENTITY_PREFIX)) continue;
+    if (!opts.trustForwarded && (name === 'forwarded' || name === 'x-real-ip' || name.startsWith('x-forwarded-'))) {
+      // an untrusted client could claim any address or scheme; only the gateway's own values go on
+      continue;
+    }
+    if (name === 'cookie') {
+      const cookies = Array.isArray(value) ? value.join('; ') : value;
+      const kept = cookies.includes(opts.cookieName) ? stripCookie(cookies, opts.cookieName) : cookies;
+      if (kept) out.cookie = kept;
+      continue;
+    }
+    out[name] = value;
+  }
+
+  if (upgrade !== undefined) {
+    out.upgrade = upgrade;
+    out.connection = 'upgrade';
+  }
+
+  const identity = opts.identity;
+  if (identity) {
+    out['x-portcullis-user'] = safeHeaderValue(identity.user);
+    if (identity.email !== undefined) out['x-portcullis-email'] = safeHeaderValue(identity.email);
+    out['x-portcullis-groups'] = groupsValue(identity.groups);
+    if (identity.assertion !== undefined) out['x-portcullis-jwt-assertion'] = safeHeaderValue(identity.assertion);
+  }
+
+  const chain = opts.trustForwarded ? source['x-forwarded-for'] : undefined;
+  if (chain !== undefined && joinValues(chain).trim()) {
+    // each proxy appends the address it received the request from (its peer), so the upstream
+    // sees the whole path: client, load balancer(s), gateway's peer
+    const peer = req.socket?.remoteAddress ? plainIp(req.socket.remoteAddress) : plainIp(opts.clientIp);
+    out['x-forwarded-for'] = `${joinValues(chain).trim()}, ${peer}`;
+  } else {
+    out['x-forwarded-for'] = plainIp(opts.clientIp);
+  }
+  out['x-forwarded-proto'] = opts.proto;
+  out['x-forwarded-host'] = opts.host;
+  out['x-request-id'] = opts.requestId;
+  out.host = opts.preserveHost ? joinValues(source.host ?? opts.host) : opts.upstreamHost;
+  return out;
+}
+
+/**
+ * Response headers from the upstream, minus hop-by-hop ones (including any the upstream named in
+ * its own Connection header). node:http adds its own framing and keep-alive headers.
+ */
+export function filterResponseHeaders(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+): Record<string, string | string[]> {
+  const connection = connectionTokens(headers.connection);
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || name === '__proto__') continue;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || connection?.has(lower)) continue;
+    out[lower] = value;
+  }
+  return out;
+}

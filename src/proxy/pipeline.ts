@@ -1,0 +1,156 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { GatewayError } from '../errors.js';
+import type { RequestContext } from '../http/context.js';
+import { wantsHtml } from '../http/context.js';
+import type { Clock } from '../lib/clock.js';
+import type { Policy, Subject } from '../policy/types.js';
+import type { CompiledRoute, RouteTable } from '../routes/types.js';
+import { cookieRenewal, shouldTouch } from '../session/lifecycle.js';
+import type { SessionResolver } from '../session/resolver.js';
+import type { SessionCookies } from '../session/session-cookies.js';
+import type { SessionStore } from '../session/store.js';
+import type { Session } from '../session/types.js';
+import { buildUpstreamHeaders } from './headers.js';
+import type { Forwarder } from './forward.js';
+
+export interface PipelineDeps {
+  routes: RouteTable;
+  policies: ReadonlyMap<string, Policy>;
+  store: SessionStore;
+  sessionCookies: SessionCookies;
+  resolveSession: SessionResolver;
+  forwarder: Forwarder;
+  clock: Clock;
+  idleTimeoutMs: number;
+  trustForwarded: boolean;
+  loginUrl: string;
+  /** sends a browser to the IdP (sets the login transaction cookie) */
+  startLogin(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, returnTo: URL): Promise<void>;
+}
+
+/** What authentication found for a request; the pipeline's one decision point. */
+type Access =
+  | { kind: 'public' }
+  | { kind: 'session'; session: Session; setCookie?: string }
+  | { kind: 'none'; hadCookie: boolean };
+
+/**
+ * route → session → policy → forward. The hot path does no I/O besides the upstream call
+ * when the session is in this replica's mirror. Errors are thrown; the server renders them.
+ */
+export function createPipeline(deps: PipelineDeps) {
+  const { routes, store, sessionCookies, clock } = deps;
+
+  function matchRoute(ctx: RequestContext): CompiledRoute {
+    const route = routes.match(ctx.scheme, ctx.host, ctx.path);
+    if (!route) throw new GatewayError('NOT_FOUND', 'No application is configured at this address.');
+    ctx.routeId = route.id;
+    return route;
+  }
+
+  async function authenticate(req: IncomingMessage, route: CompiledRoute): Promise<Access> {
+    if (route.public) return { kind: 'public' };
+    const resolved = await deps.resolveSession(req);
+    if (!resolved.session) return { kind: 'none', hadCookie: resolved.hadCookie };
+    const { session, handle, issuedAt, id } = resolved;
+    const now = clock.now();
+    if (shouldTouch(session, now, deps.idleTimeoutMs)) {
+      // fire and forget: a failed touch only shortens the idle window
+      store.touch(handle, now).catch(() => undefined);
+    }
+    const renewal = cookieRenewal({ issuedAt, session, now, idleTimeoutMs: deps.idleTimeoutMs });
+    const setCookie = renewal.renew ? sessionCookies.issue(id, now, renewal.maxAgeSeconds) : undefined;
+    return { kind: 'session', session, setCookie };
+  }
+
+  function authorize(route: CompiledRoute, session: Session, req: IncomingMessage, ctx: RequestContext): void {
+    const policy = route.policy === undefined ? undefined : deps.policies.get(route.policy);
+    // config validation guarantees the policy exists; a missing one denies rather than allows
+    const decision = policy
+      ? policy.evaluate(toSubject(session), { method: req.method ?? 'GET', path: ctx.path })
+      : { allow: false, reasons: ['route has no policy'] };
+    if (!decision.allow) {
+      ctx.log.info({ route: route.id, user: session.user.sub, reasons: decision.reasons }, 'access denied');
+      throw new GatewayError('FORBIDDEN', 'You do not have access to this application.');
+    }
+  }
+
+  function unauthenticated(access: { hadCookie: boolean }): GatewayError {
+    const headers: Record<string, string> = {
+      'WWW-Authenticate': `Cookie realm="portcullis", login_url="${deps.loginUrl}"`,
+    };
+    return new GatewayError('UNAUTHENTICATED', 'Sign-in required.', {
+      headers: access.hadCookie ? { ...headers, 'Set-Cookie': sessionCookies.clear() } : headers,
+    });
+  }
+
+  function upstreamPath(route: CompiledRoute, ctx: RequestContext): string {
+    // the normalized path goes upstream, so the upstream sees exactly what the policy judged
+    let path = ctx.path;
+    if (route.stripPrefix && route.pathPrefix) path = path.slice(route.pathPrefix.length) || '/';
+    if (!path.startsWith('/')) path = `/${path}`;
+    const base = route.to.pathname.replace(/\/$/, '');
+    return `${base}${path}${ctx.search}`;
+  }
+
+  function headersFor(req: IncomingMessage, ctx: RequestContext, route: CompiledRoute, session?: Session) {
+    return buildUpstreamHeaders(req, {
+      cookieName: sessionCookies.name,
+      identity: session
+        ? { user: session.user.sub, email: session.user.email, groups: session.user.groups }
+        : undefined,
+      clientIp: ctx.clientIp,
+      proto: ctx.scheme,
+      host: ctx.host,
+      preserveHost: route.preserveHost,
+      upstreamHost: route.to.host,
+      trustForwarded: deps.trustForwarded,
+      requestId: ctx.id,
+    });
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    const route = matchRoute(ctx);
+    const access = await authenticate(req, route);
+    if (access.kind === 'none') {
+      const method = req.method ?? 'GET';
+      if (wantsHtml(req) && (method === 'GET' || method === 'HEAD')) {
+        const returnTo = new URL(`${ctx.scheme}://${ctx.host}${ctx.rawPath}${ctx.search}`);
+        return deps.startLogin(req, res, ctx, returnTo);
+      }
+      throw unauthenticated(access);
+    }
+    const session = access.kind === 'session' ? access.session : undefined;
+    if (session) authorize(route, session, req, ctx);
+    if (access.kind === 'session' && access.setCookie) res.appendHeader('Set-Cookie', access.setCookie);
+    await deps.forwarder.forward(req, res, {
+      route,
+      path: upstreamPath(route, ctx),
+      headers: headersFor(req, ctx, route, session),
+    });
+  }
+
+  /** WebSocket upgrades: the same authentication and policy, then bytes pass through. */
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: RequestContext): Promise<void> {
+    const route = matchRoute(ctx);
+    if (!route.websockets) throw new GatewayError('BAD_REQUEST', 'WebSockets are not enabled on this route.');
+    const access = await authenticate(req, route);
+    if (access.kind === 'none') throw unauthenticated(access);
+    const session = access.kind === 'session' ? access.session : undefined;
+    if (session) authorize(route, session, req, ctx);
+    deps.forwarder.upgrade(req, socket, head, {
+      route,
+      path: upstreamPath(route, ctx),
+      headers: headersFor(req, ctx, route, session),
+    });
+  }
+
+  return { handle, upgrade };
+}
+
+export type Pipeline = ReturnType<typeof createPipeline>;
+
+export function toSubject(session: Session): Subject {
+  return { sub: session.user.sub, email: session.user.email, groups: session.user.groups, claims: session.user.claims };
+}

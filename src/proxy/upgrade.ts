@@ -1,0 +1,199 @@
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createProxyServer } from 'http-proxy-3';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { ForwardTarget } from './forward.js';
+import { classifyUpstreamError, errorCode } from './upstream-errors.js';
+
+export interface Upgrader {
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: ForwardTarget): void;
+  /** destroys every open pass-through connection */
+  close(): void;
+}
+
+/** One upgrade in flight, found again by http-proxy-3's `proxyReqWs` event through its request. */
+interface Passage {
+  target: ForwardTarget;
+  socket: Socket;
+  proxyReq?: ClientRequest;
+  timer?: NodeJS.Timeout;
+  upgraded: boolean;
+  timedOut: boolean;
+  clientGone: boolean;
+  /** stops watching the client during the handshake and puts back what it sent early */
+  release?: () => void;
+}
+
+/** A WebSocket client must wait for the 101; more than this before it is a misbehaving client. */
+const MAX_EARLY_BYTES = 64 * 1024;
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  504: 'Gateway Timeout',
+};
+
+/** A raw upgrade socket has no ServerResponse: errors are written as a minimal HTTP/1.1 response. */
+export function endWithStatus(socket: Duplex, status: number, message: string): void {
+  if (socket.destroyed || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = `${message}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\n` +
+      'Connection: close\r\n' +
+      'Content-Type: text/plain; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+function isWebSocket(req: IncomingMessage): boolean {
+  return req.method === 'GET' && req.headers.upgrade?.toLowerCase() === 'websocket';
+}
+
+/**
+ * WebSocket pass-through on http-proxy-3. The caller has authenticated the request and built its
+ * headers; here the outgoing handshake gets exactly those headers and that path (nothing the
+ * client sent is merged back in), the handshake is bounded by the route timeout, and every
+ * error ends the client socket with a plain 502/504 instead of an uncaught 'error' event.
+ */
+export function createUpgrader(deps: { logger: Logger; metrics: Metrics }): Upgrader {
+  const { logger: log, metrics } = deps;
+  const passages = new WeakMap<IncomingMessage, Passage>();
+  const open = new Set<Socket>();
+  // the path is set per request below, so the proxy must not join paths itself
+  const proxy = createProxyServer({ ws: true, prependPath: false, ignorePath: true, xfwd: false });
+
+  // client-socket errors (a browser vanishing) arrive here; they are routine, not failures
+  proxy.on('error', (error, req, socket) => {
+    log.debug({ code: errorCode(error) }, 'upgrade socket error');
+    const passage = passages.get(req);
+    if (passage) passage.clientGone = true;
+    (socket as Duplex).destroy();
+  });
+
+  proxy.on('proxyReqWs', (proxyReq, req) => {
+    const passage = passages.get(req);
+    if (!passage) {
+      proxyReq.destroy(new Error('unknown upgrade request'));
+      return;
+    }
+    passage.proxyReq = proxyReq;
+    try {
+      // http-proxy-3 starts from the client's headers; replace them all with the cleaned set
+      for (const name of proxyReq.getHeaderNames()) proxyReq.removeHeader(name);
+      for (const [name, value] of Object.entries(passage.target.headers)) proxyReq.setHeader(name, value);
+      proxyReq.path = passage.target.path;
+    } catch (error) {
+      proxyReq.destroy(error as Error);
+      return;
+    }
+    const settle = (): void => clearTimeout(passage.timer);
+    // registered before http-proxy-3's own 'upgrade' listener, so the early bytes are back in
+    // place when it pipes the sockets
+    proxyReq.once('upgrade', () => {
+      passage.release?.();
+      passage.upgraded = true;
+      open.add(passage.socket);
+      settle();
+    });
+    proxyReq.once('response', settle);
+    proxyReq.once('close', settle);
+    const timeoutMs = passage.target.route.timeoutMs;
+    if (timeoutMs > 0) {
+      passage.timer = setTimeout(() => {
+        passage.timedOut = true;
+        proxyReq.destroy(new Error('upstream did not answer the upgrade in time'));
+      }, timeoutMs);
+    }
+  });
+
+  function onProxyError(passage: Passage, error: Error): void {
+    clearTimeout(passage.timer);
+    const { route } = passage.target;
+    if (passage.clientGone) return;
+    const kind = passage.timedOut ? 'timeout' : classifyUpstreamError(error);
+    metrics.upstreamErrors.inc({ route: route.id, kind });
+    log.warn({ route: route.id, kind, code: errorCode(error), upgraded: passage.upgraded }, 'upstream upgrade failed');
+    if (passage.upgraded) {
+      // the 101 is already out: the only honest signal left is closing the connection
+      passage.socket.destroy();
+      return;
+    }
+    if (passage.timedOut) endWithStatus(passage.socket, 504, 'Upstream timed out');
+    else endWithStatus(passage.socket, 502, 'Upstream unreachable');
+  }
+
+  function upgrade(req: IncomingMessage, duplex: Duplex, head: Buffer, target: ForwardTarget): void {
+    const socket = duplex as Socket;
+    if (!isWebSocket(req)) {
+      // http-proxy-3 carries WebSocket handshakes only (GET + Upgrade: websocket)
+      socket.on('error', () => socket.destroy());
+      endWithStatus(socket, req.method === 'GET' ? 501 : 400, 'Only WebSocket upgrades are supported');
+      return;
+    }
+    const passage: Passage = { target, socket, upgraded: false, timedOut: false, clientGone: false };
+    passages.set(req, passage);
+    socket.on('error', () => {
+      passage.clientGone = true;
+    });
+    const abandon = (): void => {
+      if (passage.upgraded) return;
+      // the client left during the handshake: do not leave the upstream request hanging
+      passage.clientGone = true;
+      clearTimeout(passage.timer);
+      passage.proxyReq?.destroy();
+      socket.destroy();
+    };
+    socket.once('close', () => {
+      open.delete(socket);
+      abandon();
+    });
+    try {
+      proxy.ws(req, socket, head, { target: target.route.to }, (error) => onProxyError(passage, error));
+    } catch (error) {
+      // e.g. node:http refusing to build the outgoing request; still an answer, never a throw
+      onProxyError(passage, error as Error);
+      return;
+    }
+    watchHandshake(passage, abandon);
+  }
+
+  /**
+   * A socket nobody reads never notices its peer leaving, so during the handshake the client side
+   * is read: an end means the client is gone; bytes sent early (the head, which http-proxy-3 has
+   * put back on the socket, or a client that did not wait for the 101) are kept and put back
+   * before http-proxy-3 pipes the two sockets together.
+   */
+  function watchHandshake(passage: Passage, abandon: () => void): void {
+    const { socket } = passage;
+    if (socket.destroyed) return;
+    const early: Buffer[] = [];
+    let earlyBytes = 0;
+    const onData = (chunk: Buffer): void => {
+      earlyBytes += chunk.length;
+      if (earlyBytes > MAX_EARLY_BYTES) socket.destroy();
+      else early.push(chunk);
+    };
+    socket.on('data', onData);
+    socket.once('end', abandon);
+    passage.release = () => {
+      socket.off('data', onData);
+      socket.off('end', abandon);
+      socket.pause();
+      if (early.length) socket.unshift(Buffer.concat(early));
+    };
+  }
+
+  return {
+    upgrade,
+    close() {
+      for (const socket of open) socket.destroy();
+      open.clear();
+    },
+  };
+}

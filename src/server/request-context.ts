@@ -1,0 +1,64 @@
+import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { GatewayError } from '../errors.js';
+import type { RequestContext } from '../http/context.js';
+import { normalizePath } from '../lib/path.js';
+import type { Logger } from '../observability/logger.js';
+
+export interface ContextOptions {
+  trustForwarded: boolean;
+  logger: Logger;
+}
+
+const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  const one = Array.isArray(value) ? value[0] : value;
+  return one?.split(',')[0]?.trim() || undefined;
+}
+
+/**
+ * Everything the request path needs to know about a request, computed once. Throws a 400
+ * GatewayError for requests no route could ever serve (no Host, absolute-form target,
+ * malformed path); the caller renders it.
+ */
+export function createRequestContext(req: IncomingMessage, options: ContextOptions): RequestContext {
+  const id = randomUUID();
+  const socketIp = req.socket.remoteAddress ?? '';
+  const base = { id, startedAt: performance.now(), log: options.logger.child({ reqId: id }) };
+  const target = req.url ?? '';
+  if (!target.startsWith('/')) throw new GatewayError('BAD_REQUEST', 'The request target must be a path.');
+  const q = target.indexOf('?');
+  const rawPath = q === -1 ? target : target.slice(0, q);
+  const search = q === -1 ? '' : target.slice(q);
+  const path = normalizePath(rawPath);
+  if (path === undefined) throw new GatewayError('BAD_PATH', 'The request path is malformed.');
+
+  let scheme: 'http' | 'https' = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  let host = req.headers.host;
+  let clientIp = socketIp;
+  if (options.trustForwarded) {
+    const proto = firstHeader(req.headers['x-forwarded-proto']);
+    if (proto === 'https' || proto === 'http') scheme = proto;
+    host = firstHeader(req.headers['x-forwarded-host']) ?? host;
+    clientIp = firstHeader(req.headers['x-forwarded-for']) ?? socketIp;
+  }
+  if (!host || !HOST.test(host)) throw new GatewayError('BAD_REQUEST', 'The Host header is missing or malformed.');
+  return { ...base, scheme, host: host.toLowerCase(), rawPath, path, search, clientIp };
+}
+
+/** A context for requests rejected before one could be built: enough to render an error. */
+export function fallbackContext(logger: Logger): RequestContext {
+  const id = randomUUID();
+  return {
+    id,
+    startedAt: performance.now(),
+    log: logger.child({ reqId: id }),
+    scheme: 'http',
+    host: '',
+    rawPath: '/',
+    path: '/',
+    search: '',
+    clientIp: '',
+  };
+}

@@ -1,0 +1,35 @@
+import type { Config } from '../config/index.js';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { createMemoryStore } from './memory-store.js';
+import { createRedisStore } from './redis-store.js';
+import type { SessionStore } from './store.js';
+
+/** The configured session store: memory (single node) or Redis (replicas). */
+export function createSessionStore(
+  config: Config,
+  deps: { clock: Clock; logger: Logger; metrics: Metrics },
+): SessionStore {
+  const { session } = config;
+  if (session.store === 'memory') {
+    return createMemoryStore({
+      clock: deps.clock,
+      idleTimeoutMs: session.idle_timeout,
+      tombstoneTtlMs: session.redis.tombstone_ttl,
+    });
+  }
+  return createRedisStore({
+    url: session.redis.url,
+    keyPrefix: session.redis.key_prefix,
+    // token-crypto derives the AES key with HKDF and its own label, so reusing the cookie secret is safe
+    tokenKey: session.encryption_key ?? config.cookie.secret,
+    clock: deps.clock,
+    idleTimeoutMs: session.idle_timeout,
+    tombstoneTtlMs: session.redis.tombstone_ttl,
+    configureKeyspaceEvents: session.redis.configure_keyspace_events,
+    outageQueueLimit: session.redis.outage_queue_limit,
+    logger: deps.logger,
+    metrics: deps.metrics,
+  });
+}

@@ -1,0 +1,95 @@
+import { LRUCache } from 'lru-cache';
+import type { Session, Tombstone } from './types.js';
+
+/**
+ * This replica's view of every live session (no tokens), kept by notifications, miss lookups
+ * and resyncs. It also remembers recent tombstones, so a read that raced a deletion (a GET
+ * answered before the tombstone's notification arrived) cannot put the session back.
+ */
+export type ApplyResult = 'new' | 'changed' | 'touched' | 'stale' | 'tombstoned';
+
+export interface Mirror {
+  get(handle: string): Session | undefined;
+  /** Inserts `session` or replaces an older copy (higher version, or same version seen later). */
+  apply(session: Session): ApplyResult;
+  drop(handle: string): Session | undefined;
+  /** Records a tombstone; true the first time this replica learns of it. */
+  rememberTombstone(tombstone: Tombstone): boolean;
+  tombstoneOf(handle: string): Tombstone | undefined;
+  values(): IterableIterator<Session>;
+  readonly size: number;
+  /** From now on, remember which handles notifications change until `finishResync`. */
+  beginResync(): void;
+  /** Makes the mirror equal `fresh` except where a notification spoke since `beginResync`. */
+  finishResync(fresh: ReadonlyMap<string, Session>): { dropped: number };
+  /** A resync that failed half-way changes nothing. */
+  abortResync(): void;
+}
+
+export function createMirror(options: { tombstoneTtlMs: number; maxTombstones?: number }): Mirror {
+  const sessions = new Map<string, Session>();
+  const tombstones = new LRUCache<string, Tombstone>({
+    max: options.maxTombstones ?? 20_000,
+    ttl: Math.max(1000, options.tombstoneTtlMs),
+  });
+  let changedDuringResync: Set<string> | undefined;
+
+  const put = (session: Session): void => {
+    sessions.set(session.handle, Object.freeze(session));
+  };
+
+  return {
+    get: (handle) => sessions.get(handle),
+    apply(session) {
+      if (tombstones.has(session.handle)) return 'tombstoned';
+      const current = sessions.get(session.handle);
+      let result: ApplyResult;
+      if (!current) result = 'new';
+      else if (session.version > current.version) result = 'changed';
+      else if (session.version === current.version && session.lastSeenAt > current.lastSeenAt) result = 'touched';
+      else return 'stale';
+      put(session);
+      changedDuringResync?.add(session.handle);
+      return result;
+    },
+    drop(handle) {
+      const current = sessions.get(handle);
+      if (current) sessions.delete(handle);
+      changedDuringResync?.add(handle);
+      return current;
+    },
+    rememberTombstone(tombstone) {
+      const first = !tombstones.has(tombstone.handle);
+      if (first) tombstones.set(tombstone.handle, tombstone);
+      return first;
+    },
+    tombstoneOf: (handle) => tombstones.get(handle),
+    values: () => sessions.values(),
+    get size() {
+      return sessions.size;
+    },
+    beginResync() {
+      changedDuringResync = new Set();
+    },
+    finishResync(fresh) {
+      const spoke = changedDuringResync ?? new Set<string>();
+      changedDuringResync = undefined;
+      let dropped = 0;
+      for (const handle of [...sessions.keys()]) {
+        if (!fresh.has(handle) && !spoke.has(handle)) {
+          sessions.delete(handle);
+          dropped++;
+        }
+      }
+      for (const [handle, session] of fresh) {
+        if (spoke.has(handle) || tombstones.has(handle)) continue;
+        // Redis is the authority here, whatever version this mirror held
+        put(session);
+      }
+      return { dropped };
+    },
+    abortResync() {
+      changedDuringResync = undefined;
+    },
+  };
+}

@@ -1,0 +1,131 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { Redis } from 'ioredis';
+
+/**
+ * A real `redis-server` child for one test file: free port, no persistence, loopback only.
+ * `stop()` kills it with SIGKILL (an outage); `restart()` starts a fresh, empty one on the same port.
+ */
+export interface RedisServer {
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+  /** a new client to inspect what Redis holds; closed by `close()` */
+  client(): Redis;
+  /** kills the server and disconnects every client() */
+  close(): Promise<void>;
+}
+
+export interface StartRedisOptions {
+  port?: number;
+  /** extra redis-server arguments, e.g. ['--rename-command', 'CONFIG', ''] */
+  args?: string[];
+}
+
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    let data = '';
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('error', () => done(false));
+    socket.on('data', (chunk) => {
+      data += chunk.toString();
+      if (data.includes('\r\n')) done(data.startsWith('+PONG'));
+    });
+    socket.once('connect', () => socket.write('PING\r\n'));
+  });
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisServer> {
+  const port = opts.port ?? (await freePort());
+  const args = [
+    '--port', String(port),
+    '--bind', '127.0.0.1',
+    '--save', '',
+    '--appendonly', 'no',
+    '--dir', tmpdir(),
+    '--loglevel', 'warning',
+    ...(opts.args ?? []),
+  ];
+  let child: ChildProcess | undefined;
+  const clients: Redis[] = [];
+  const killOnExit = (): void => {
+    child?.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+
+  const launch = async (): Promise<void> => {
+    const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    proc.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child = proc;
+    let exited = false;
+    proc.once('exit', () => {
+      exited = true;
+    });
+    await waitFor(async () => {
+      if (exited) throw new Error(`redis-server exited at start: ${stderr.trim()}`);
+      return await ping(port);
+    }, `redis-server on port ${port}`);
+  };
+
+  const kill = async (): Promise<void> => {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    proc.kill('SIGKILL');
+    await exited;
+  };
+
+  await launch();
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}/0`,
+    stop: kill,
+    async restart() {
+      await kill();
+      await launch();
+    },
+    client() {
+      const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 50, 500) });
+      client.on('error', () => undefined);
+      clients.push(client);
+      return client;
+    },
+    async close() {
+      for (const client of clients.splice(0)) client.disconnect();
+      await kill();
+      process.removeListener('exit', killOnExit);
+    },
+  };
+}
