@@ -12,9 +12,14 @@ import type { LoadOptions, LoadResult } from './load-worker.js';
  * Prints requests/s, p50 and p99 and the gateway/baseline ratios; never passes or fails on
  * absolute numbers (they depend on the machine).
  *
- * Environment: BENCH_SECONDS (default 5), BENCH_WARMUP (1), BENCH_CONCURRENCY (32), BENCH_PATH (/bench).
+ * Targets are measured in interleaved rounds (A B C, A B C, …) so that a change in machine load
+ * hits all of them alike; each figure is the median over rounds.
+ *
+ * Environment: BENCH_SECONDS per round (default 3), BENCH_ROUNDS (3), BENCH_WARMUP (1),
+ * BENCH_CONCURRENCY (32), BENCH_PATH (/bench).
  */
-const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const seconds = Number(process.env.BENCH_SECONDS ?? 3);
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const warmupSeconds = Number(process.env.BENCH_WARMUP ?? 1);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const path = process.env.BENCH_PATH ?? '/bench';
@@ -54,6 +59,22 @@ function row(name: string, result: LoadResult): string {
   return `${name.padEnd(10)} ${rps.padStart(9)} ${result.p50.toFixed(2).padStart(9)} ${result.p99.toFixed(2).padStart(9)} ${String(result.errors).padStart(7)}`;
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
+/** One figure per target: the median round's throughput and latencies, errors summed. */
+function combine(list: LoadResult[]): LoadResult {
+  return {
+    requests: median(list.map((r) => r.requests)),
+    seconds: list[0]?.seconds ?? seconds,
+    errors: list.reduce((sum, r) => sum + r.errors, 0),
+    p50: median(list.map((r) => r.p50)),
+    p99: median(list.map((r) => r.p99)),
+  };
+}
+
 function ratios(name: string, result: LoadResult, base: LoadResult): string {
   const ratio = (a: number, b: number) => (a / b).toFixed(2);
   return (
@@ -67,25 +88,35 @@ async function main(): Promise<void> {
   const baseline = await startBaselineProxy(upstream.url);
   const forwarder = await startForwarderProxy(upstream.url);
   const gateway = await startGatewayTarget(upstream.url);
-  console.log(`portcullis bench: GET ${path}, ${concurrency} concurrent clients, ${warmupSeconds}s warm-up + ${seconds}s each`);
+  console.log(
+    `portcullis bench: GET ${path}, ${concurrency} concurrent clients, ${rounds} rounds of ` +
+      `${warmupSeconds}s warm-up + ${seconds}s per target`,
+  );
+  const targets: Array<[string, string]> = [
+    ['upstream', upstream.url],
+    ['baseline', baseline.url],
+    ['forwarder', forwarder.url],
+  ];
+  if ('url' in gateway) targets.push(['gateway', gateway.url]);
   try {
-    const direct = await load(`${upstream.url}${path}`);
-    const base = await load(`${baseline.url}${path}`);
-    const fwd = await load(`${forwarder.url}${path}`);
-    const gw = 'url' in gateway ? await load(`${gateway.url}${path}`) : undefined;
+    const results = new Map<string, LoadResult[]>(targets.map(([name]) => [name, []]));
+    for (let round = 1; round <= rounds; round++) {
+      for (const [name, url] of targets) results.get(name)!.push(await load(`${url}${path}`));
+      process.stdout.write(`round ${round}/${rounds} done\n`);
+    }
+    const summary = new Map([...results].map(([name, list]) => [name, combine(list)]));
 
     console.log(`\n${'target'.padEnd(10)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'errors'.padStart(7)}`);
-    console.log(row('upstream', direct));
-    console.log(row('baseline', base));
-    console.log(row('forwarder', fwd));
-    if (gw) console.log(row('gateway', gw));
+    for (const [name, result] of summary) console.log(row(name, result));
     console.log('');
-    console.log(ratios('forwarder', fwd, base));
+    const base = summary.get('baseline')!;
+    console.log(ratios('forwarder', summary.get('forwarder')!, base));
+    const gw = summary.get('gateway');
     if (gw) {
       console.log(ratios('gateway', gw, base));
       if (gw.errors > 0) console.log(`note: the gateway answered ${gw.errors} requests with errors (non-200)`);
     } else if ('skipped' in gateway) {
-      console.log(`gateway    skipped: ${gateway.skipped}`);
+      console.log(`gateway skipped: ${gateway.skipped}`);
     }
   } finally {
     if ('close' in gateway) await gateway.close();

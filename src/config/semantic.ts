@@ -1,13 +1,13 @@
+import type { z } from 'zod';
 import type { ConfigIssue } from '../errors.js';
+import { isPlainObject } from './resolve-values.js';
 import { parseRouteFrom, routeFromKey } from './route-from.js';
 import { configSchema } from './schema.js';
-import type { z } from 'zod';
-import { isPlainObject } from './resolve-values.js';
 
 /**
  * Checks that need more than one key, or knowledge the schema does not have (the policies on
- * disk). They run on each section that parses on its own, so one broken section does not hide
- * the problems of another: the operator sees everything in one go.
+ * disk). Each reads only the keys it needs, each parsed on its own, so one broken key does not
+ * hide the problems of another: the operator sees everything in one go.
  */
 
 export interface SemanticInput {

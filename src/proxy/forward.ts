@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
 import { PassThrough, type Duplex, type Writable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
@@ -40,11 +41,24 @@ export interface ForwarderDeps {
   connectTimeoutMs?: number;
 }
 
-/** Per-request state carried through undici's `opaque`, so the response factory is one shared function. */
-interface Exchange {
-  res: ServerResponse;
+/**
+ * Per-request state, carried through undici's `opaque` so the response factory is one shared
+ * function. It is also the request's abort signal: undici accepts an EventEmitter with `aborted`
+ * and an 'abort' event, which is much cheaper to create per request than an AbortController.
+ */
+class Exchange extends EventEmitter {
+  aborted = false;
+  reason: unknown = undefined;
   /** set when writing the upstream's status/headers failed (a malformed upstream response) */
   headError?: unknown;
+  constructor(readonly res: ServerResponse) {
+    super();
+  }
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.emit('abort');
+  }
 }
 
 function asList(value: OutgoingHttpHeader): string[] {
@@ -89,14 +103,13 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   async function forward(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): Promise<void> {
     const { route } = target;
     if (res.destroyed) return;
-    const exchange: Exchange = { res };
-    const controller = new AbortController();
+    const exchange = new Exchange(res);
     let clientGone = false;
     const onClose = (): void => {
       // `errored` is set when undici destroyed `res` for an upstream failure; otherwise the client left
       if (!res.writableFinished && !res.errored) {
         clientGone = true;
-        controller.abort();
+        exchange.abort();
       }
     };
     res.once('close', onClose);
@@ -123,7 +136,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
           method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
           headers,
           body,
-          signal: controller.signal,
+          signal: exchange,
           headersTimeout: route.timeoutMs,
           // streaming responses (SSE, long downloads) may idle legitimately; a client that leaves ends them
           bodyTimeout: 0,

@@ -55,7 +55,8 @@ const IDENTITY_PREFIX = 'x-portcullis-';
 
 /** Node's header names are already lower case; `connection` may list more hop-by-hop names. */
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
+  // the usual values name nothing beyond what is dropped anyway: skip the parse (hot path)
+  if (value === undefined || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive') return undefined;
   const tokens = new Set<string>();
   for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
     const token = part.trim().toLowerCase();
