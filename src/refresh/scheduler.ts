@@ -23,16 +23,15 @@
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { SKIP, type SessionStore, type StoreEvent } from '../session/store.js';
-import { toSession, type Session, type SessionRecord, type SessionTokens } from '../session/types.js';
+import type { SessionStore, StoreEvent } from '../session/store.js';
+import type { Session } from '../session/types.js';
+import { createRefreshAttempt, describe } from './attempt.js';
 import { dueAt, nextBackoff } from './backoff.js';
 import { createDueHeap } from './heap.js';
 import type { TokenRefresher } from './types.js';
+import { createWakeTimer, systemTimers, type SchedulerTimers } from './wake-timer.js';
 
-export interface SchedulerTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+export type { SchedulerTimers } from './wake-timer.js';
 
 export interface RefreshSchedulerDeps {
   store: SessionStore;
@@ -86,29 +85,20 @@ interface Run {
   next?: Proposal;
 }
 
-/** setTimeout's delay is a signed 32-bit int (~24.8 days); longer ones fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-const systemTimers: SchedulerTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
-
 export function createRefreshScheduler(deps: RefreshSchedulerDeps): RefreshScheduler {
   const { store, refresher, clock, metrics, replicaId, refreshAheadMs, maxBackoffMs } = deps;
   const log = deps.logger.child({ component: 'refresh' });
   const random = deps.random ?? Math.random;
-  const timers = deps.timers ?? systemTimers;
   const leaseTtlMs = deps.leaseTtlMs ?? 30_000;
   const retryBaseMs = Math.min(deps.retryBaseMs ?? 1_000, maxBackoffMs);
   const concurrency = Math.max(1, deps.concurrency ?? 8);
   const closeTimeoutMs = deps.closeTimeoutMs ?? 5_000;
+  const attempt = createRefreshAttempt({ store, refresher, log, metrics, replicaId, leaseTtlMs });
 
   const heap = createDueHeap<Plan>();
   const running = new Map<string, Run>();
   const inFlight = new Set<Promise<void>>();
-  let timer: unknown;
-  let armedFor: number | undefined;
+  const wake = createWakeTimer(deps.timers ?? systemTimers, clock, drain);
   let unsubscribe: (() => void) | undefined;
   let started = false;
   let closed = false;
@@ -144,7 +134,10 @@ export function createRefreshScheduler(deps: RefreshSchedulerDeps): RefreshSched
     const current = run ? (run.next?.plan ?? run.plan) : heap.get(session.handle)?.value;
     if (current?.exp === exp) return; // a touch or other write that did not refresh
     const due = dueAt(session, refreshAheadMs, random, clock.now());
-    if (due === undefined) return;
+    if (due === undefined) {
+      cancel(session.handle);
+      return;
+    }
     schedule(session.handle, { due, plan: { exp, attempt: 0 } });
   }
 
@@ -184,23 +177,10 @@ export function createRefreshScheduler(deps: RefreshSchedulerDeps): RefreshSched
     }
   }
 
+  /** One timer for the whole heap, at its head; none while the concurrency bound is reached. */
   function arm(): void {
     if (!started || closed) return;
-    const head = running.size < concurrency ? heap.peek() : undefined;
-    if (head?.due === armedFor && (timer !== undefined || head === undefined)) return;
-    if (timer !== undefined) timers.clearTimeout(timer);
-    timer = undefined;
-    armedFor = head?.due;
-    if (head === undefined) return;
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, head.due - clock.now()));
-    timer = timers.setTimeout(onTimer, delay);
-    (timer as { unref?: () => void } | undefined)?.unref?.();
-  }
-
-  function onTimer(): void {
-    timer = undefined;
-    armedFor = undefined;
-    drain();
+    wake.armAt(running.size < concurrency ? heap.peek()?.due : undefined);
   }
 
   /** Starts every due refresh that fits in the concurrency bound, then re-arms for the next one. */
@@ -239,100 +219,43 @@ export function createRefreshScheduler(deps: RefreshSchedulerDeps): RefreshSched
   }
 
   function backoff(plan: Plan): Proposal {
-    const attempt = plan.attempt + 1;
-    const delay = nextBackoff(attempt, {
+    const failures = plan.attempt + 1;
+    const delay = nextBackoff(failures, {
       baseMs: retryBaseMs,
       maxMs: maxBackoffMs,
       random,
       jitter: 'decorrelated',
       previousMs: plan.previousDelayMs,
     });
-    return { due: clock.now() + delay, plan: { exp: plan.exp, attempt, previousDelayMs: delay } };
+    return { due: clock.now() + delay, plan: { exp: plan.exp, attempt: failures, previousDelayMs: delay } };
   }
 
-  /** One refresh attempt under the lease; resolves to the run's own idea of the next schedule. */
+  /** Runs one attempt and turns its result into the run's own idea of the next schedule. */
   async function execute(handle: string, run: Run): Promise<Proposal | undefined> {
-    const lease = `refresh:${handle}`;
-    let held = false;
-    try {
-      held = await store.acquireLease(lease, replicaId, leaseTtlMs);
-      // another replica is refreshing it; its write will reschedule us through a `set` event
-      if (!held) return { due: clock.now() + leaseTtlMs, plan: run.plan };
-      if (run.cancelled) return undefined;
-      const loaded = await store.load(handle);
-      if (!loaded || !loaded.refreshable || loaded.accessTokenExpiresAt === undefined || !loaded.tokens.refreshToken) {
+    const result = await attempt(handle, run.plan.exp, () => run.cancelled);
+    switch (result.kind) {
+      case 'busy':
+        // another replica is refreshing it; its write normally reschedules us (a `set`) before this
+        return { due: clock.now() + leaseTtlMs, plan: run.plan };
+      case 'moved':
+        onSession(result.session);
+        return undefined;
+      case 'refreshed':
+        onSession(result.session);
+        // the IdP handed back a token with the same expiry: do not spin on it, look again later
+        return run.next || run.cancelled ? undefined : backoff(run.plan);
+      case 'superseded':
+        // someone else changed the tokens: look again once the dust settles, unless a `set` comes first
+        if (result.seen) onSession(result.seen);
+        return { due: clock.now() + leaseTtlMs, plan: run.plan };
+      case 'gone':
+      case 'revoked':
         cancel(handle);
         return undefined;
-      }
-      if (loaded.accessTokenExpiresAt !== run.plan.exp) {
-        // refreshed elsewhere since this entry was planned: plan again from the new token
-        onSession(toSession(loaded));
-        return undefined;
-      }
-      if (run.cancelled) return undefined;
-      return await refreshOnce(handle, run, loaded, loaded.tokens.refreshToken);
-    } catch (err) {
-      count('error');
-      log.error({ handle, error: describe(err) }, 'token refresh failed');
-      return run.cancelled ? undefined : backoff(run.plan);
-    } finally {
-      if (held) {
-        await store.releaseLease(lease, replicaId).catch((err: unknown) => {
-          log.warn({ handle, error: describe(err) }, 'could not release the refresh lease; it lapses by itself');
-        });
-      }
-    }
-  }
-
-  async function refreshOnce(handle: string, run: Run, loaded: SessionRecord, refreshToken: string): Promise<Proposal | undefined> {
-    const outcome = await refresher.refresh(refreshToken);
-    switch (outcome.kind) {
-      case 'ok': {
-        count('ok');
-        // logged out meanwhile: nothing to write (the store would refuse it anyway)
-        if (run.cancelled) return undefined;
-        let skipped = false;
-        const written = await store.update(handle, (current) => {
-          // only on top of the tokens we refreshed from; touches in between are kept
-          skipped = !sameTokens(current.tokens, loaded.tokens);
-          if (skipped) return SKIP;
-          return {
-            ...current,
-            tokens: mergeTokens(current.tokens, outcome.tokens),
-            accessTokenExpiresAt: outcome.accessTokenExpiresAt,
-          };
-        });
-        if (written) {
-          log.debug({ handle }, 'access token refreshed');
-          onSession(toSession(written));
-          // the IdP handed back a token with the same expiry: do not spin on it, look again later
-          return run.next || run.cancelled ? undefined : backoff(run.plan);
-        }
-        if (skipped) {
-          // someone else changed the tokens: look again once the dust settles, unless a `set` comes first
-          const seen = store.peek(handle);
-          if (seen) onSession(seen);
-          return { due: clock.now() + leaseTtlMs, plan: run.plan };
-        }
-        cancel(handle); // gone (logout raced the refresh): it stays dead
-        return undefined;
-      }
-      case 'refused':
-        count('refused');
-        log.info({ handle, error: outcome.error }, 'token refresh refused by the IdP; ending the session');
-        cancel(handle);
-        try {
-          // idempotent: a session already logged out keeps its first tombstone
-          await store.remove(handle, 'revoked');
-        } catch (err) {
-          // not retried here: the IdP already refused this grant; any replica that tries again ends it
-          count('error');
-          log.error({ handle, error: describe(err) }, 'could not end a session whose refresh was refused');
-        }
+      case 'cancelled':
         return undefined;
       case 'transient':
-        count('transient');
-        log.warn({ handle, error: outcome.error, attempt: run.plan.attempt + 1 }, 'token refresh failed; will retry');
+      case 'error':
         return run.cancelled ? undefined : backoff(run.plan);
     }
   }
@@ -353,8 +276,7 @@ export function createRefreshScheduler(deps: RefreshSchedulerDeps): RefreshSched
     async close() {
       if (closed) return;
       closed = true;
-      if (timer !== undefined) timers.clearTimeout(timer);
-      timer = undefined;
+      wake.stop();
       unsubscribe?.();
       heap.clear();
       if (inFlight.size === 0) return;
@@ -373,25 +295,4 @@ export function createRefreshScheduler(deps: RefreshSchedulerDeps): RefreshSched
     },
     nextDueAt: () => heap.peek()?.due,
   };
-}
-
-function sameTokens(a: SessionTokens, b: SessionTokens): boolean {
-  return a.accessToken === b.accessToken && a.refreshToken === b.refreshToken;
-}
-
-/** An IdP may omit a new refresh token or ID token from a refresh response: keep the ones held. */
-function mergeTokens(held: SessionTokens, fresh: SessionTokens): SessionTokens {
-  return {
-    ...held,
-    ...fresh,
-    refreshToken: fresh.refreshToken ?? held.refreshToken,
-    idToken: fresh.idToken ?? held.idToken,
-    tokenType: fresh.tokenType ?? held.tokenType,
-  };
-}
-
-/** An error's name and message only: no stack, no request objects that could carry tokens. */
-function describe(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}`.slice(0, 300);
-  return String(err).slice(0, 300);
 }

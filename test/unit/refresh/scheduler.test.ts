@@ -119,6 +119,25 @@ t.test('two replicas on one store refresh a session exactly once per period', as
   }
 });
 
+t.test('a touch while the IdP is answering does not lose the rotated refresh token', async (t) => {
+  const { time, store, idp } = setup(t);
+  await addSession(store, idp, time, 's1', LIFETIME);
+  const { scheduler } = startReplica({ store, idp, time });
+  t.teardown(() => scheduler.close());
+  const release = idp.hold();
+  await time.advance(PERIOD);
+  await store.touch('s1', time.now());
+  release();
+  await time.settle();
+  const record = await store.load('s1');
+  t.equal(record?.tokens.refreshToken, 'rt-1', 'the rotated refresh token was written');
+  t.equal(record?.lastSeenAt, time.now(), 'and the touch kept');
+  await time.advance(PERIOD);
+  t.equal(idp.calls.length, 2);
+  t.equal(idp.reuses(), 0);
+  t.ok(await store.load('s1'), 'the session lives on');
+});
+
 t.test('two replicas racing: one waits for the lease while the other talks to the IdP', async (t) => {
   const { time, store, idp } = setup(t);
   await addSession(store, idp, time, 's1', LIFETIME);
