@@ -83,7 +83,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     refreshAheadMs: config.session.refresh_ahead,
     maxBackoffMs: config.session.refresh_max_backoff,
   });
-  const forwarder = createForwarder({ logger, metrics });
+  const forwarder = createForwarder({ logger, metrics, reservedCookieName: config.cookie.name });
   const pipeline = createPipeline({
     routes,
     policies,

@@ -39,6 +39,8 @@ export interface ForwarderDeps {
   connectionsPerOrigin?: number;
   /** TCP/TLS connect timeout in ms (default 10s), reported as a 502 */
   connectTimeoutMs?: number;
+  /** the gateway's own cookie: an upstream may never set (or delete) it */
+  reservedCookieName?: string;
 }
 
 /**
@@ -51,7 +53,11 @@ class Exchange extends EventEmitter {
   reason: unknown = undefined;
   /** set when writing the upstream's status/headers failed (a malformed upstream response) */
   headError?: unknown;
-  constructor(readonly res: ServerResponse) {
+  constructor(
+    readonly res: ServerResponse,
+    /** "name=" of the gateway cookie, or undefined */
+    readonly reservedCookie: string | undefined,
+  ) {
     super();
   }
   abort(): void {
@@ -71,7 +77,14 @@ function startResponse({ statusCode, headers, opaque }: Dispatcher.StreamFactory
   const res = exchange.res;
   try {
     const out = filterResponseHeaders(headers);
-    const upstreamCookies = out['set-cookie'];
+    let upstreamCookies = out['set-cookie'];
+    const reserved = exchange.reservedCookie;
+    if (upstreamCookies !== undefined && reserved !== undefined) {
+      // an upstream must not be able to plant or clear the gateway's session cookie
+      upstreamCookies = asList(upstreamCookies).filter((c) => !c.trimStart().startsWith(reserved));
+      if (upstreamCookies.length) out['set-cookie'] = upstreamCookies;
+      else delete out['set-cookie'];
+    }
     // the pipeline may already have set the renewed session cookie on `res`: keep both
     const own = res.getHeader('set-cookie');
     if (upstreamCookies !== undefined && own !== undefined) out['set-cookie'] = [...asList(own), ...asList(upstreamCookies)];
@@ -92,6 +105,7 @@ function hasBody(req: IncomingMessage): boolean {
 export function createForwarder(deps: ForwarderDeps): Forwarder {
   const { metrics } = deps;
   const log = deps.logger.child({ part: 'forward' });
+  const reservedCookie = deps.reservedCookieName ? `${deps.reservedCookieName}=` : undefined;
   // one Agent = one keep-alive Pool per upstream origin, owned by this forwarder (never global)
   const agent = new Agent({
     connections: deps.connectionsPerOrigin ?? 128,
@@ -103,7 +117,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   async function forward(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): Promise<void> {
     const { route } = target;
     if (res.destroyed) return;
-    const exchange = new Exchange(res);
+    const exchange = new Exchange(res, reservedCookie);
     let clientGone = false;
     const onClose = (): void => {
       // `errored` is set when undici destroyed `res` for an upstream failure; otherwise the client left

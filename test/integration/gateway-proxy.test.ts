@@ -109,6 +109,11 @@ t.test('header hygiene: the gateway cookie and spoofed identity never reach the 
   t.equal(json.headers['x-forwarded-for'], '127.0.0.1', 'an untrusted X-Forwarded-For is replaced');
   t.equal(json.headers['x-forwarded-proto'], 'http');
   t.equal(json.headers['x-forwarded-host'], new URL(stack.url).host);
+  const planted = await get(`/plant?__set_cookie=${encodeURIComponent('_portcullis=forged; Path=/')}`);
+  t.equal(planted.res.status, 200);
+  t.notOk(planted.res.headers.get('set-cookie'), 'an upstream cannot plant or clear the gateway cookie');
+  const theirs = await get(`/plant?__set_cookie=${encodeURIComponent('app=1; Path=/')}`);
+  t.equal(theirs.res.headers.get('set-cookie'), 'app=1; Path=/', "the upstream's own cookies pass");
   const only = await get('/hygiene2');
   t.notOk('cookie' in only.json.headers, 'a Cookie header with only the gateway cookie is dropped');
 });
