@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider, { type KoaContextLike } from 'oidc-provider';
+import Provider from 'oidc-provider';
+import { defaultGroups, demoClaims, loadExistingGrant, logoutSource } from './idp-accounts.js';
 import { createAdapterStore, type StoredEntry } from './idp-adapter.js';
 
 /**
@@ -58,27 +59,11 @@ export interface DemoIdp {
   refreshTokenReuseCount(): number;
   /**
    * What an IdP-side sign-out does: sends a back-channel logout token to every client the
-   * user signed in to (with the IdP session's `sid`). Resolves to the number sent.
+   * user signed in to (with the IdP session's `sid`), optionally only for one `sid`.
+   * Resolves to the number sent.
    */
-  backchannelLogout(accountId: string): Promise<number>;
+  backchannelLogout(accountId: string, options?: { sid?: string }): Promise<number>;
   close(): Promise<void>;
-}
-
-function defaultGroups(username: string): string[] {
-  return username === 'admin' ? ['staff', 'admins'] : ['staff'];
-}
-
-function demoClaims(username: string, groupsFor: (u: string) => string[]): Record<string, unknown> {
-  const email = username.includes('@') ? username : `${username}@example.com`;
-  const local = email.split('@')[0] ?? username;
-  return {
-    sub: username,
-    email,
-    email_verified: true,
-    name: local.charAt(0).toUpperCase() + local.slice(1),
-    preferred_username: username,
-    groups: groupsFor(username),
-  };
 }
 
 async function listen(server: Server, port: number, host: string): Promise<number> {
@@ -151,8 +136,13 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
     features: {
       devInteractions: { enabled: true },
       backchannelLogout: { enabled: true },
-      revocation: { enabled: true },
-      rpInitiatedLogout: { enabled: true },
+      revocation: {
+        enabled: true,
+        // a client may revoke only its own tokens
+        allowedPolicy: (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) =>
+          token.clientId === client.clientId,
+      },
+      rpInitiatedLogout: { enabled: true, logoutSource },
       userinfo: { enabled: true },
     },
     findAccount: (_ctx: unknown, sub: string) => ({
@@ -186,8 +176,8 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
 
   const provider = new Provider(issuer, configuration);
   let reuseCount = 0;
-  provider.on('grant.error', (_ctx: unknown, error: { error_description?: string }) => {
-    if (error?.error_description === 'refresh token already used') reuseCount += 1;
+  provider.on('grant.error', (_ctx: unknown, error: { error_detail?: string }) => {
+    if (error?.error_detail === 'refresh token already used') reuseCount += 1;
   });
   // oidc-provider logs server errors through `debug`; nothing to do here by default
   provider.on('server_error', () => undefined);
@@ -201,12 +191,13 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
     return count;
   }
 
-  async function backchannelLogout(accountId: string): Promise<number> {
+  async function backchannelLogout(accountId: string, options: { sid?: string } = {}): Promise<number> {
     let sent = 0;
     for (const entry of store.entries('Session')) {
       if (entry.payload.accountId !== accountId) continue;
       const authorizations = (entry.payload.authorizations ?? {}) as Record<string, { sid?: string }>;
       for (const [clientId, authorization] of Object.entries(authorizations)) {
+        if (options.sid !== undefined && authorization.sid !== options.sid) continue;
         const client = await provider.Client.find(clientId);
         if (!client) continue;
         await client.backchannelLogout(accountId, authorization.sid);
@@ -232,21 +223,4 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
       store.clear();
     },
   };
-}
-
-/**
- * Auto-consent (oidc-provider's documented "skip consent" recipe): the grant a registered
- * client gets covers whatever OIDC scopes and claims it asks for, so no consent screen shows.
- */
-async function loadExistingGrant(ctx: KoaContextLike) {
-  const { oidc } = ctx;
-  const accountId = oidc.session.accountId;
-  if (!accountId) return undefined;
-  const grantId = oidc.result?.consent?.grantId ?? oidc.session.grantIdFor(oidc.client.clientId);
-  const grant = (grantId ? await oidc.provider.Grant.find(grantId) : undefined) ??
-    new oidc.provider.Grant({ accountId, clientId: oidc.client.clientId });
-  grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '));
-  grant.addOIDCClaims([...oidc.requestParamClaims]);
-  await grant.save();
-  return grant;
 }

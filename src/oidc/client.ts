@@ -125,8 +125,9 @@ export function createOidcClient(deps: OidcClientDeps): OidcClient {
 
   async function refresh(refreshToken: string): Promise<RefreshOutcome> {
     try {
+      // a new ID token is validated by openid-client (iss, aud, sub unchanged); its claims are not
+      // returned: without userinfo they are a subset, and replacing the session's would drop groups
       const response = await client.refreshTokenGrant(configuration(), refreshToken);
-      const idClaims = response.claims();
       return {
         kind: 'ok',
         tokens: {
@@ -138,7 +139,6 @@ export function createOidcClient(deps: OidcClientDeps): OidcClient {
           tokenType: response.token_type,
         },
         accessTokenExpiresAt: expiresAt(response.expiresIn()),
-        ...(idClaims ? { claims: { ...idClaims } } : {}),
       };
     } catch (error) {
       const outcome = classifyRefreshError(error);

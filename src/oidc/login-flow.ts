@@ -27,16 +27,19 @@ export function createLoginFlow(ctx0: AuthContext) {
     return host === domain || host.endsWith(`.${domain}`);
   }
 
+  /** Does a cookie set at public_url (host-only, or for cookie.domain) reach `host`? */
+  function cookieReaches(host: string): boolean {
+    const lower = host.toLowerCase();
+    return txDomain ? domainMatches(lower, txDomain) && domainMatches(publicHost, txDomain) : lower === publicHost;
+  }
+
   /** Will a transaction cookie set on this request's host be sent to public_url's callback? */
   function sharesCookiesWithCallback(ctx: RequestContext): boolean {
-    let host: string;
     try {
-      host = new URL(`${ctx.scheme}://${ctx.host}`).hostname.toLowerCase();
+      return cookieReaches(new URL(`${ctx.scheme}://${ctx.host}`).hostname);
     } catch {
       return false;
     }
-    if (!txDomain) return host === publicHost;
-    return domainMatches(host, txDomain) && domainMatches(publicHost, txDomain);
   }
 
   function bounded(returnTo: URL): URL {
@@ -137,6 +140,12 @@ export function createLoginFlow(ctx0: AuthContext) {
    * login; a same-site page that moves on by itself breaks that chain.
    */
   async function finish(res: ServerResponse, ctx: RequestContext, returnTo: string, setCookies: string[]): Promise<void> {
+    if (!cookieReaches(new URL(returnTo).hostname)) {
+      // redirecting would only bounce back to login (the cookie cannot reach that host): no loop
+      log.warn({ host: new URL(returnTo).hostname }, 'return address is outside the session cookie\'s reach (check cookie.domain)');
+      const body = `<p>You are signed in, but the session cookie does not cover <code>${escapeHtml(new URL(returnTo).host)}</code>. Ask the administrator to set <code>cookie.domain</code>.</p><p><a class="button" href="${escapeHtml(urls.portal)}">Continue</a></p>`;
+      return sendHtml(res, ctx, renderPage({ title: 'Signed in', bodyHtml: body, requestId: ctx.id }), { setCookies });
+    }
     if (config.cookie.same_site !== 'strict') return sendRedirect(res, ctx, returnTo, { setCookies });
     const href = escapeHtml(returnTo);
     const body = `<meta http-equiv="refresh" content="0;url=${href}"><p>Signed in. <a href="${href}">Continue</a></p>`;

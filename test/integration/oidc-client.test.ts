@@ -162,6 +162,13 @@ t.test('full code flow: tokens, ID token + userinfo claims, sid, access token ex
   t.ok(alice.accessTokenExpiresAt! >= before + 110_000 && alice.accessTokenExpiresAt! <= Date.now() + 121_000);
 });
 
+t.test('the demo IdP puts "admin" in the admins group', async (t) => {
+  const { callbackUrl, transaction } = await signIn(client, 'admin', publicUrl);
+  const admin = await client.completeLogin(callbackUrl, transaction);
+  t.same(admin.claims.groups, ['staff', 'admins']);
+  t.equal(admin.claims.name, 'Admin');
+});
+
 t.test('the callback is checked: state, nonce, iss, PKCE verifier', async (t) => {
   const cases: Array<[string, (tx: import('../../src/oidc/types.js').LoginTransaction, url: URL) => void]> = [
     ['state mismatch', (tx) => (tx.state = 'other-state')],
@@ -237,7 +244,7 @@ t.test('verifyLogoutToken accepts a real back-channel logout token and rejects f
   t.same(await client.verifyLogoutToken(token), { sub: 'frank', sid: frank.sid });
 
   const [header, payload, signature] = token.split('.') as [string, string, string];
-  const flipped = `${signature.slice(0, -2)}${signature.endsWith('AA') ? 'BB' : 'AA'}`;
+  const flipped = `${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
   await t.rejects(client.verifyLogoutToken(`${header}.${payload}.${flipped}`), LogoutTokenError, 'tampered signature');
   const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
   const otherPayload = Buffer.from(JSON.stringify({ ...claims, sub: 'mallory' })).toString('base64url');
