@@ -1,7 +1,6 @@
 import t from 'tap';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
-import { logout, metricSum, signIn, statusOn } from '../support/replicas.js';
-import { eventually, startStack, type Stack } from '../support/stack.js';
+import { logout, metricSum, replicasOnRedis, signIn, statusOn } from '../support/replicas.js';
+import { eventually } from '../support/stack.js';
 
 /**
  * Background refresh across two replicas against an IdP with short access tokens and rotating
@@ -11,35 +10,25 @@ const TTL_S = 4;
 const REFRESH_AHEAD = '2s';
 const PERIOD_MS = 2000;
 
-let redis: RedisServer;
-let stack: Stack;
 const refreshes: Array<{ at: number; ok: boolean; account?: string }> = [];
+const env = replicasOnRedis(t, {
+  idp: { accessTokenTtlSeconds: TTL_S, rotateRefreshToken: true },
+  config: () => ({ session: { refresh_ahead: REFRESH_AHEAD } }),
+});
 
 t.before(async () => {
-  redis = await startRedis();
-  stack = await startStack({
-    replicas: 2,
-    store: { kind: 'redis', url: redis.url },
-    idp: { accessTokenTtlSeconds: TTL_S, rotateRefreshToken: true },
-    config: () => ({ session: { refresh_ahead: REFRESH_AHEAD } }),
-  });
-  const provider = stack.idp!.provider as unknown as { on(event: string, fn: (ctx: any, err?: any) => void): void };
+  const provider = env.stack.idp!.provider as unknown as { on(event: string, fn: (ctx: any, err?: any) => void): void };
   provider.on('grant.success', (ctx) => {
     if (ctx.oidc?.params?.grant_type === 'refresh_token') refreshes.push({ at: Date.now(), ok: true, account: ctx.oidc?.account?.accountId });
   });
   provider.on('grant.error', (ctx) => {
     if (ctx.oidc?.params?.grant_type === 'refresh_token') refreshes.push({ at: Date.now(), ok: false });
   });
-  await eventually(() => stack.replicas.every((r) => r.gateway.isReady()), 10_000);
-});
-t.teardown(async () => {
-  await stack.close();
-  await redis.close();
 });
 
 t.test('one refresh per period across both replicas, never a reused refresh token', async (t) => {
-  const [a, b] = stack.replicas;
-  const cookie = await signIn(stack, a!.url, 'alice');
+  const [a, b] = env.stack.replicas;
+  const cookie = await signIn(env.stack, a!.url, 'alice');
   t.equal(await statusOn(b!.url, cookie), 200);
   const start = Date.now();
   await new Promise((r) => setTimeout(r, 4 * PERIOD_MS + 500));
@@ -50,28 +39,28 @@ t.test('one refresh per period across both replicas, never a reused refresh toke
     const gap = mine[i]!.at - mine[i - 1]!.at;
     t.ok(gap > PERIOD_MS / 2, `never two refreshes in one period (gap ${gap} ms; all at +${mine.map((r) => r.at - start).join(', +')})`);
   }
-  t.equal(stack.idp!.refreshTokenReuseCount(), 0, 'no refresh token was ever presented twice');
+  t.equal(env.stack.idp!.refreshTokenReuseCount(), 0, 'no refresh token was ever presented twice');
   t.equal(refreshes.filter((r) => !r.ok).length, 0, 'no failed refresh');
   t.equal(await statusOn(a!.url, cookie), 200);
   t.equal(await statusOn(b!.url, cookie), 200, 'the session lives on both replicas across refreshes');
-  t.equal(await metricSum(stack, 'portcullis_token_refresh_total', 'result="ok"'), mine.length, 'the replicas counted what the IdP saw');
+  t.equal(await metricSum(env.stack, 'portcullis_token_refresh_total', 'result="ok"'), mine.length, 'the replicas counted what the IdP saw');
 });
 
 t.test('revoking the grant at the IdP ends the session on both with at most one failed refresh', async (t) => {
-  const [a, b] = stack.replicas;
-  const cookie = await signIn(stack, b!.url, 'bob');
+  const [a, b] = env.stack.replicas;
+  const cookie = await signIn(env.stack, b!.url, 'bob');
   const failedBefore = refreshes.filter((r) => !r.ok).length;
-  t.ok(stack.idp!.revokeGrants('bob') >= 1);
+  t.ok(env.stack.idp!.revokeGrants('bob') >= 1);
   await eventually(async () => (await statusOn(a!.url, cookie)) === 401 && (await statusOn(b!.url, cookie)) === 401, 4 * PERIOD_MS);
   await new Promise((r) => setTimeout(r, 2 * PERIOD_MS));
   const failed = refreshes.filter((r) => !r.ok).length - failedBefore;
   t.equal(failed, 1, 'exactly one refused refresh, never retried');
-  t.equal(await metricSum(stack, 'portcullis_token_refresh_total', 'result="refused"'), 1);
+  t.equal(await metricSum(env.stack, 'portcullis_token_refresh_total', 'result="refused"'), 1);
 });
 
 t.test('no refresh is ever attempted for a logged-out session', async (t) => {
-  const [a, b] = stack.replicas;
-  const cookie = await signIn(stack, a!.url, 'carol');
+  const [a, b] = env.stack.replicas;
+  const cookie = await signIn(env.stack, a!.url, 'carol');
   t.ok([302, 303].includes(await logout(b!.url, cookie)), 'logout on the other replica');
   const after = Date.now();
   await new Promise((r) => setTimeout(r, 3 * PERIOD_MS));

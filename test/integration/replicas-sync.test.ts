@@ -1,33 +1,22 @@
 import t from 'tap';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
-import { logout, metricSum, signIn, statusOn } from '../support/replicas.js';
-import { eventually, startStack, type Stack } from '../support/stack.js';
+import { logout, metricSum, replicasOnRedis, signIn, statusOn } from '../support/replicas.js';
+import { eventually } from '../support/stack.js';
 
 /** Two gateway replicas on one real Redis: sign in on one, use the other; logout ends it everywhere. */
-let redis: RedisServer;
-let stack: Stack;
-t.before(async () => {
-  redis = await startRedis();
-  stack = await startStack({ replicas: 2, store: { kind: 'redis', url: redis.url } });
-  await eventually(() => stack.replicas.every((r) => r.gateway.isReady()), 10_000);
-});
-t.teardown(async () => {
-  await stack.close();
-  await redis.close();
-});
+const env = replicasOnRedis(t);
 
 t.test('a session made on one replica is known to the other', async (t) => {
-  const [a, b] = stack.replicas;
-  const cookie = await signIn(stack, a!.url, 'alice');
+  const [a, b] = env.stack.replicas;
+  const cookie = await signIn(env.stack, a!.url, 'alice');
   t.equal(await statusOn(b!.url, cookie), 200);
-  t.equal(stack.upstream.last()?.headers['x-portcullis-user'], 'alice');
-  const keys = await redis.client().keys('portcullis:*');
+  t.equal(env.stack.upstream.last()?.headers['x-portcullis-user'], 'alice');
+  const keys = await env.redis.client().keys('portcullis:*');
   t.ok(keys.length > 0, 'the session is in Redis');
   const dump = (await Promise.all(keys.map(async (k) => {
-    const type = await redis.client().type(k);
-    if (type === 'string') return (await redis.client().get(k)) ?? '';
-    if (type === 'hash') return JSON.stringify(await redis.client().hgetall(k));
-    if (type === 'set') return (await redis.client().smembers(k)).join(',');
+    const type = await env.redis.client().type(k);
+    if (type === 'string') return (await env.redis.client().get(k)) ?? '';
+    if (type === 'hash') return JSON.stringify(await env.redis.client().hgetall(k));
+    if (type === 'set') return (await env.redis.client().smembers(k)).join(',');
     return '';
   }))).join('\n');
   t.notMatch(dump, /eyJ[A-Za-z0-9_-]{10,}\./, 'no JWT (id token) in plaintext in Redis');
@@ -35,9 +24,9 @@ t.test('a session made on one replica is known to the other', async (t) => {
 });
 
 t.test('a logout on one replica is refused on the other within a bounded time', async (t) => {
-  const [a, b] = stack.replicas;
-  const cookie = await signIn(stack, a!.url, 'bob');
-  const other = await signIn(stack, a!.url, 'bob');
+  const [a, b] = env.stack.replicas;
+  const cookie = await signIn(env.stack, a!.url, 'bob');
+  const other = await signIn(env.stack, a!.url, 'bob');
   t.equal(await statusOn(b!.url, cookie), 200, 'B knows the session (now in its mirror)');
   const started = Date.now();
   t.ok([302, 303].includes(await logout(a!.url, cookie)));
@@ -47,14 +36,14 @@ t.test('a logout on one replica is refused on the other within a bounded time', 
   t.comment(`logout on A was refused on B after ${elapsed} ms`);
   t.ok(elapsed < 5000);
   t.equal(await statusOn(b!.url, other), 200, "the user's other session lives on: logout is per session");
-  t.ok((await metricSum(stack, 'portcullis_session_sync_events_total', 'event="tombstone"')) >= 1, 'B counted the tombstone');
+  t.ok((await metricSum(env.stack, 'portcullis_session_sync_events_total', 'event="tombstone"')) >= 1, 'B counted the tombstone');
 });
 
 t.test('back-channel logout from the IdP ends exactly that IdP session on both replicas', async (t) => {
-  const [a, b] = stack.replicas;
-  const first = await signIn(stack, a!.url, 'carol');
-  const second = await signIn(stack, b!.url, 'carol');
-  const idp = stack.idp!;
+  const [a, b] = env.stack.replicas;
+  const first = await signIn(env.stack, a!.url, 'carol');
+  const second = await signIn(env.stack, b!.url, 'carol');
+  const idp = env.stack.idp!;
   const sessions = idp.entries('Session').filter((e) => e.payload.accountId === 'carol');
   t.equal(sessions.length, 2, 'two IdP sessions (two browsers)');
   // log out the IdP session behind the first browser only
@@ -73,14 +62,14 @@ t.test('back-channel logout from the IdP ends exactly that IdP session on both r
     (ended!.s1[0] === 200 && ended!.s1[1] === 200) || (ended!.s2[0] === 200 && ended!.s2[1] === 200),
     'the other IdP session of the same user lives on',
   );
-  t.ok((await metricSum(stack, 'portcullis_logouts_total', 'kind="backchannel"')) >= 1);
+  t.ok((await metricSum(env.stack, 'portcullis_logouts_total', 'kind="backchannel"')) >= 1);
 });
 
 t.test('an operator revoking a user ends every session of that user on both replicas', async (t) => {
-  const [a, b] = stack.replicas;
-  const one = await signIn(stack, a!.url, 'dave');
-  const two = await signIn(stack, b!.url, 'dave');
-  const bystander = await signIn(stack, b!.url, 'erin');
+  const [a, b] = env.stack.replicas;
+  const one = await signIn(env.stack, a!.url, 'dave');
+  const two = await signIn(env.stack, b!.url, 'dave');
+  const bystander = await signIn(env.stack, b!.url, 'erin');
   const { runSessionsCommand } = await import('../../src/cli/sessions.js');
   const lines: string[] = [];
   const code = await runSessionsCommand(a!.config, { action: 'revoke', user: 'dave', all: false }, { logger: a!.gateway.logger, out: (l) => lines.push(l) });

@@ -1,3 +1,5 @@
+import { startRedis, type RedisServer } from './redis-server.js';
+import { eventually, startStack, type StackOptions } from './stack.js';
 import type { Stack } from './stack.js';
 
 /** A request to one replica with a given gateway cookie, as an API client (401 instead of 302). */
@@ -43,4 +45,33 @@ export async function logout(url: string, cookie: string): Promise<number> {
   });
   await res.arrayBuffer();
   return res.status;
+}
+
+/**
+ * A fresh redis-server and two (or more) ready gateway replicas on it, closed in teardown.
+ * Returns getters because tap's `before` fills them in.
+ */
+export function replicasOnRedis(
+  t: { before(fn: () => Promise<void>): void; teardown(fn: () => Promise<void>): void },
+  options: Omit<StackOptions, 'store'> = {},
+): { readonly stack: Stack; readonly redis: RedisServer } {
+  let stack: Stack | undefined;
+  let redis: RedisServer | undefined;
+  t.before(async () => {
+    redis = await startRedis();
+    stack = await startStack({ replicas: 2, ...options, store: { kind: 'redis', url: redis.url } });
+    await eventually(() => stack!.replicas.every((r) => r.gateway.isReady()), 10_000);
+  });
+  t.teardown(async () => {
+    await stack?.close();
+    await redis?.close();
+  });
+  return {
+    get stack() {
+      return stack!;
+    },
+    get redis() {
+      return redis!;
+    },
+  };
 }
