@@ -86,6 +86,11 @@ function checkRoutes(raw: Record<string, unknown>, input: SemanticInput, issues:
   });
 }
 
+/** Browsers treat loopback as a secure context and keep Secure cookies there. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 export function semanticIssues(input: SemanticInput): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   if (!isPlainObject(input.raw)) return issues;
@@ -117,6 +122,24 @@ export function semanticIssues(input: SemanticInput): ConfigIssue[] {
     issues.push({
       path: 'cookie.same_site',
       message: 'none requires a Secure cookie (cookie.secure: true, or auto with an https public_url)',
+    });
+  }
+
+  if (secure === true) {
+    // a Secure cookie set over plain http is dropped by the browser, and the sign-in would loop
+    if (publicUrl && publicUrl.protocol === 'http:' && !isLoopback(publicUrl.hostname)) {
+      issues.push({ path: 'cookie.secure', message: 'true needs an https server.public_url (browsers drop Secure cookies set over http)' });
+    }
+    const routes = Array.isArray(raw['routes']) ? (raw['routes'] as unknown[]) : [];
+    routes.forEach((route, index) => {
+      if (!isPlainObject(route) || route['public'] === true || typeof route['from'] !== 'string') return;
+      const parsed = parseRouteFrom(route['from']);
+      if (parsed.ok && parsed.value.scheme === 'http' && !isLoopback(parsed.value.host)) {
+        issues.push({
+          path: `routes[${index}].from`,
+          message: 'is http:// but the session cookie is Secure: browsers would never send it there (use https, or make the route public)',
+        });
+      }
     });
   }
 

@@ -148,6 +148,10 @@ t.test('semantic checks', async (t) => {
     ['duplicate from, default port and path spelling', (r) => r.routes.push({ from: 'http://a.test/x', to: 'http://y', policy: 'everyone' }, { from: 'http://A.test:80/x/../x/', to: 'http://y', policy: 'everyone' }), ['routes[2].from: duplicates routes[1].from']],
     ['same host, different paths', (r) => r.routes.push({ from: 'http://127.0.0.1:8080/a', to: 'http://y', policy: 'everyone' }), []],
     ['engineering exists too', (r) => (r.routes[0].policy = 'engineering'), []],
+    ['secure cookie on a loopback http public_url', (r) => (r.cookie.secure = true), []],
+    ['secure cookie on a remote http public_url', (r) => { r.cookie.secure = true; r.server.public_url = 'http://gw.example.com'; r.routes[0].from = 'https://gw.example.com'; }, ['cookie.secure: true needs an https server.public_url (browsers drop Secure cookies set over http)']],
+    ['secure cookie, protected http route', (r) => { r.server.public_url = 'https://gw.example.com'; r.routes.push({ from: 'http://app.example.com', to: 'http://y', policy: 'everyone' }); }, ['routes[1].from: is http:// but the session cookie is Secure: browsers would never send it there (use https, or make the route public)']],
+    ['secure cookie, public http route', (r) => { r.server.public_url = 'https://gw.example.com'; r.routes.push({ from: 'http://app.example.com', to: 'http://y', public: true }); }, []],
   ];
   for (const [name, mutate, expected] of cases) {
     const raw = baseConfig();
