@@ -5,6 +5,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { createMemoryStore } from './memory-store.js';
 import { createRedisStore } from './redis-store.js';
 import type { SessionStore } from './store.js';
+import { tokenKeyMaterial } from './token-crypto.js';
 
 /** The configured session store: memory (single node) or Redis (replicas). */
 export function createSessionStore(
@@ -22,8 +23,8 @@ export function createSessionStore(
   return createRedisStore({
     url: session.redis.url,
     keyPrefix: session.redis.key_prefix,
-    // token-crypto derives the AES key with HKDF and its own label, so reusing the cookie secret is safe
-    tokenKey: session.encryption_key ?? config.cookie.secret,
+    // without an encryption_key, the AES key is derived from the cookie secret with its own HKDF label
+    tokenKey: tokenKeyMaterial(session.encryption_key, config.cookie.secret),
     clock: deps.clock,
     idleTimeoutMs: session.idle_timeout,
     tombstoneTtlMs: session.redis.tombstone_ttl,

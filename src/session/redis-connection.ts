@@ -28,6 +28,8 @@ export interface BackendOptions {
   commandTimeoutMs?: number;
 }
 
+const MGET_PAGE = 1000;
+
 export function backoff(maxMs: number): (times: number) => number {
   return (times) => Math.min(50 * 2 ** Math.min(times, 10), maxMs);
 }
@@ -58,6 +60,8 @@ export function createRedisBackend(target: RedisTarget, options: BackendOptions 
     keepAlive: 10_000,
     autoResubscribe: false,
     autoResendUnfulfilledCommands: false,
+    // one fewer command to grant in ACLs (CLIENT SETINFO, Redis 7.2+)
+    disableClientInfo: true,
     ...auth,
   };
 
@@ -110,11 +114,10 @@ export function createRedisBackend(target: RedisTarget, options: BackendOptions 
         // auto-pipelining groups these per node; a Cluster pipeline must stay on one node
         return await Promise.all(keys.map((key) => client.get(key)));
       }
-      const replies = (await client.pipeline(keys.map((key) => ['get', key])).exec()) ?? [];
-      return replies.map(([error, value]) => {
-        if (error) throw error;
-        return typeof value === 'string' ? value : null;
-      });
+      // one MGET per page: far cheaper for the client than a pipeline of GETs
+      const values: (string | null)[] = [];
+      for (let i = 0; i < keys.length; i += MGET_PAGE) values.push(...(await client.mget(keys.slice(i, i + MGET_PAGE))));
+      return values;
     },
     async *scan(pattern, count) {
       for (const node of masters()) {

@@ -26,6 +26,11 @@ export interface Mirror {
   abortResync(): void;
 }
 
+/** What leaves the store is a copy: no caller can change the mirror through it. */
+export function cloneSession(session: Session): Session {
+  return structuredClone(session);
+}
+
 export function createMirror(options: { tombstoneTtlMs: number; maxTombstones?: number }): Mirror {
   const sessions = new Map<string, Session>();
   const tombstones = new LRUCache<string, Tombstone>({
@@ -34,8 +39,9 @@ export function createMirror(options: { tombstoneTtlMs: number; maxTombstones?: 
   });
   let changedDuringResync: Set<string> | undefined;
 
+  // callers hand in objects nobody else holds and hand out copies (cloneSession)
   const put = (session: Session): void => {
-    sessions.set(session.handle, Object.freeze(session));
+    sessions.set(session.handle, session);
   };
 
   return {

@@ -3,6 +3,7 @@ import { randomToken } from '../lib/random.js';
 import { errorText, type StoreContext } from './redis-context.js';
 import { ensureKeyspaceEvents } from './redis-keyspace.js';
 import type { Removals } from './redis-removals.js';
+import type { Restorer } from './redis-restore.js';
 import type { KeyspaceSubscriber } from './redis-subscriber.js';
 import type { Sync } from './redis-sync.js';
 import type { StoreStatus } from './store.js';
@@ -28,6 +29,7 @@ export interface RecoveryOptions {
   subscriber: KeyspaceSubscriber;
   sync: Sync;
   removals: Removals;
+  restorer: Restorer;
   configureKeyspaceEvents: boolean;
   probeTimeoutMs?: number;
 }
@@ -38,7 +40,7 @@ const CONFIG_RETRY_MS = 5000;
 const LOUD_LOG_EVERY_MS = 30_000;
 
 export function createRecovery(options: RecoveryOptions): Recovery {
-  const { ctx, subscriber, sync, removals } = options;
+  const { ctx, subscriber, sync, removals, restorer } = options;
   const { backend, logger } = ctx;
   let up = false;
   let detail = 'connecting to Redis';
@@ -47,6 +49,7 @@ export function createRecovery(options: RecoveryOptions): Recovery {
   let again = false;
   let retryTimer: NodeJS.Timeout | undefined;
   let failures = 0;
+  let restorePending = false;
   let lastLoud = { detail: '', at: 0 };
   const waiters: { resolve(): void; reject(error: Error): void }[] = [];
 
@@ -130,14 +133,21 @@ export function createRecovery(options: RecoveryOptions): Recovery {
 
   const pass = async (): Promise<void> => {
     if (!backend.isReady()) return setDown('Redis is unreachable');
-    if (!subscriber.isReady()) return setDown('the keyspace subscriber is not connected');
+    if (!subscriber.isReady()) return setDown(detail.startsWith('PSUBSCRIBE') ? detail : 'the keyspace subscriber is not connected');
     const problem = await checkKeyspace();
     if (problem) {
       setDown(problem);
       loud(problem);
       return retryIn(CONFIG_RETRY_MS);
     }
+    // remembered across passes: a pass that fails after noticing the loss must not forget it
+    if (await restorer.lostData()) restorePending = true;
+    // the outage's deletions first, so nothing restored or resynced can bring those sessions back
     await removals.flushQueue();
+    if (restorePending) {
+      await restorer.restore();
+      restorePending = false;
+    }
     await sync.resync();
     setUp();
   };

@@ -18,6 +18,10 @@ export interface Removals {
 }
 
 type IndexKind = 'sub' | 'idpSid';
+interface Match {
+  kind: IndexKind;
+  value: string;
+}
 
 export function createRemovals(ctx: StoreContext, options: { onQueued(): void }): Removals {
   const { keys, mirror, backend, logger } = ctx;
@@ -37,11 +41,23 @@ export function createRemovals(ctx: StoreContext, options: { onQueued(): void })
     Promise.all(work).catch(() => undefined); // the indexes are pruned lazily anyway
   };
 
-  /** One script; undefined when Redis holds no such record. Throws on connection problems. */
-  const removeInRedis = async (handle: string, reason: TombstoneReason, at: number, createdBefore?: number): Promise<Tombstone | undefined> => {
-    const args = [handle, reason, String(at), String(ctx.tombstoneTtlMs)];
-    if (createdBefore !== undefined) args.push(String(createdBefore));
-    const json = await runScript(client, REMOVE, [keys.session(handle), keys.tombstone(handle)], args);
+  /** One script; undefined when Redis holds no such (matching) session. Throws on connection problems. */
+  const removeInRedis = async (
+    handle: string,
+    reason: TombstoneReason,
+    at: number,
+    only: { createdBefore?: number; match?: Match } = {},
+  ): Promise<Tombstone | undefined> => {
+    const args = [
+      handle,
+      reason,
+      String(at),
+      String(ctx.tombstoneTtlMs),
+      only.createdBefore === undefined ? '' : String(only.createdBefore),
+      only.match === undefined ? '' : only.match.kind === 'sub' ? 'sub' : 'sid',
+      only.match?.value ?? '',
+    ];
+    const json = await runScript(client, REMOVE, keys.triple(handle), args);
     if (typeof json !== 'string') return undefined;
     const tombstone = decodeTombstone(json, handle);
     if (!tombstone) return undefined;
@@ -50,36 +66,44 @@ export function createRemovals(ctx: StoreContext, options: { onQueued(): void })
     return tombstone;
   };
 
-  const removeLocally = (handle: string, reason: TombstoneReason, at: number): Tombstone | undefined => {
+  const matches = (session: Session, match: Match): boolean =>
+    match.kind === 'sub' ? session.user.sub === match.value : session.idpSid === match.value;
+
+  /** Redis is away: end it in this mirror now, write it later. False when nothing was queued. */
+  const removeLocally = (handle: string, reason: TombstoneReason, at: number, match?: Match): { tombstone?: Tombstone; queued: boolean } => {
     const session = mirror.get(handle);
-    if (!session) {
+    if (!session || (match && !matches(session, match))) {
+      // an index-driven deletion queues the whole index operation instead (see removeByIndex)
+      if (match) return { queued: false };
       enqueue({ kind: 'remove', handle, reason, at });
-      return undefined;
+      return { queued: true };
     }
     const tombstone: Tombstone = { handle, sub: session.user.sub, reason, at };
     if (session.idpSid !== undefined) tombstone.idpSid = session.idpSid;
     applyTombstone(ctx, tombstone);
     enqueue({ kind: 'tombstone', tombstone });
-    return tombstone;
+    return { tombstone, queued: true };
   };
 
-  const removeOne = async (handle: string, reason: TombstoneReason, at: number): Promise<Tombstone | undefined> => {
+  const removeOne = async (handle: string, reason: TombstoneReason, at: number, match?: Match): Promise<{ tombstone?: Tombstone; failed: boolean }> => {
     if (ctx.connected()) {
       try {
-        return await removeInRedis(handle, reason, at);
+        const tombstone = await removeInRedis(handle, reason, at, match ? { match } : {});
+        return tombstone ? { tombstone, failed: false } : { failed: false };
       } catch (error) {
         const log = isReplyError(error) ? logger.error.bind(logger) : logger.warn.bind(logger);
         log({ handle, err: errorText(error) }, 'deletion could not be written now; it is queued');
       }
     }
-    return removeLocally(handle, reason, at);
+    const local = removeLocally(handle, reason, at, match);
+    return local.tombstone ? { tombstone: local.tombstone, failed: true } : { failed: true };
   };
 
-  const matching = (kind: IndexKind, value: string): Session[] =>
-    [...mirror.values()].filter((s) => (kind === 'sub' ? s.user.sub === value : s.idpSid === value));
+  const matching = (match: Match): Session[] => [...mirror.values()].filter((s) => matches(s, match));
 
   const removeByIndex = async (kind: IndexKind, value: string, reason: TombstoneReason): Promise<Tombstone[]> => {
     const at = ctx.clock.now();
+    const match: Match = { kind, value };
     const indexKey = kind === 'sub' ? keys.bySub(value) : keys.byIdpSid(value);
     let members: string[] | undefined;
     if (ctx.connected()) {
@@ -90,21 +114,23 @@ export function createRemovals(ctx: StoreContext, options: { onQueued(): void })
       }
     }
     // the mirror too: an index key lost to eviction must not let a session survive a logout
-    const handles = new Set([...(members ?? []), ...matching(kind, value).map((s) => s.handle)]);
-    const results = await Promise.all([...handles].map((handle) => removeOne(handle, reason, at)));
-    if (members === undefined) {
+    const handles = new Set([...(members ?? []), ...matching(match).map((s) => s.handle)]);
+    const results = await Promise.all([...handles].map((handle) => removeOne(handle, reason, at, match)));
+    if (members === undefined || results.some((r) => r.failed)) {
+      // written when Redis returns, for every session of the user / IdP session that existed now
       enqueue(kind === 'sub' ? { kind: 'removeBySub', sub: value, reason, at } : { kind: 'removeByIdpSid', idpSid: value, reason, at });
     } else if (members.length > 0) {
+      // every member is now removed, or was stale (gone, or its sub/sid changed)
       client.srem(indexKey, ...members).catch(() => undefined);
     }
-    return results.filter((t): t is Tombstone => t !== undefined);
+    return results.flatMap((r) => (r.tombstone ? [r.tombstone] : []));
   };
 
   const applyQueued = async (entry: QueuedWrite): Promise<void> => {
     switch (entry.kind) {
       case 'tombstone': {
         const { tombstone } = entry;
-        await runScript(client, FORCE_TOMBSTONE, [keys.session(tombstone.handle), keys.tombstone(tombstone.handle)], [
+        await runScript(client, FORCE_TOMBSTONE, keys.triple(tombstone.handle), [
           encodeTombstone(tombstone),
           String(ctx.tombstoneTtlMs),
         ]);
@@ -117,9 +143,10 @@ export function createRemovals(ctx: StoreContext, options: { onQueued(): void })
       case 'removeBySub':
       case 'removeByIdpSid': {
         const indexKey = entry.kind === 'removeBySub' ? keys.bySub(entry.sub) : keys.byIdpSid(entry.idpSid);
+        const match: Match = entry.kind === 'removeBySub' ? { kind: 'sub', value: entry.sub } : { kind: 'idpSid', value: entry.idpSid };
         const members = await client.smembers(indexKey);
         // only sessions that existed when the logout was taken
-        for (const handle of members) await removeInRedis(handle, entry.reason, entry.at, entry.at);
+        for (const handle of members) await removeInRedis(handle, entry.reason, entry.at, { createdBefore: entry.at, match });
         return;
       }
     }
@@ -127,7 +154,7 @@ export function createRemovals(ctx: StoreContext, options: { onQueued(): void })
 
   return {
     async remove(handle, reason) {
-      return await removeOne(handle, reason, ctx.clock.now());
+      return (await removeOne(handle, reason, ctx.clock.now())).tombstone;
     },
     removeBySub: (sub, reason) => removeByIndex('sub', sub, reason),
     removeByIdpSid: (idpSid, reason) => removeByIndex('idpSid', idpSid, reason),

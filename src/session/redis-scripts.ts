@@ -73,10 +73,11 @@ return 1`,
 );
 
 /**
- * ARGV: handle, reason, at, tombstone ttl[, created-before]. Replaces the session with a
- * tombstone naming the user and IdP sid read from the view itself. With created-before, a
- * session created later is left alone (a logout queued during an outage must not end a newer
- * login). → tombstone JSON, or false when there is no session (or it is newer).
+ * ARGV: handle, reason, at, tombstone ttl, created-before ('' = any), match ('' | 'sub' | 'sid'),
+ * match value. Replaces the session with a tombstone naming the user and IdP sid read from the
+ * view itself. created-before leaves a later session alone (a logout queued during an outage must
+ * not end a newer login); match makes index-driven deletions exact (an index may still list a
+ * session whose sid changed). → tombstone JSON, or false when no session qualifies.
  */
 export const REMOVE = script(
   'remove',
@@ -92,7 +93,9 @@ if pos then
     if type(body.createdAt) == 'number' then created = body.createdAt end
   end
 end
-if ARGV[5] and created and created > tonumber(ARGV[5]) then return false end
+if ARGV[5] ~= '' and created and created > tonumber(ARGV[5]) then return false end
+if ARGV[6] == 'sub' and sub ~= ARGV[7] then return false end
+if ARGV[6] == 'sid' and sid ~= ARGV[7] then return false end
 local t = { handle = ARGV[1], sub = sub, reason = ARGV[2], at = ARGV[3] }
 if sid then t.idpSid = sid end
 local json = cjson.encode(t)

@@ -25,9 +25,12 @@ export interface SubscriberOptions {
   onEvent(key: string, event: string): void;
   /** a subscriber became ready (first time or after a reconnect): notifications may have been missed */
   onReady(): void;
-  onDown(): void;
+  /** a subscriber lost its connection or was refused (detail says why) */
+  onDown(detail: string): void;
   logger: Logger;
 }
+
+const RETRY_MS = 2000;
 
 interface Waiter {
   event: string;
@@ -46,6 +49,7 @@ export function createKeyspaceSubscriber(options: SubscriberOptions): KeyspaceSu
   const subscribed = new Set<Redis>();
   const waiters = new Map<string, Waiter[]>();
   let closed = false;
+  let lastRefusalLog = 0;
 
   const onMessage = (_pattern: string, channel: string, event: string): void => {
     if (!channel.startsWith(channelHead)) return;
@@ -66,18 +70,29 @@ export function createKeyspaceSubscriber(options: SubscriberOptions): KeyspaceSu
     connections.set(id, sub);
     sub.on('error', (error: Error) => logger.debug({ err: error.message }, 'subscriber connection error'));
     sub.on('pmessage', onMessage);
-    sub.on('ready', () => {
+    const subscribe = (): void => {
+      if (closed || connections.get(id) !== sub || sub.status !== 'ready') return;
       sub.psubscribe(...channels).then(
         () => {
           if (closed || connections.get(id) !== sub) return;
           subscribed.add(sub);
           options.onReady();
         },
-        (error: unknown) => logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'PSUBSCRIBE failed; retrying on reconnect'),
+        (error: unknown) => {
+          // e.g. NOPERM: the ACL lacks the channel patterns (docs/redis.md); the operator may fix it live
+          const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 160);
+          if (Date.now() - lastRefusalLog > 30_000) {
+            lastRefusalLog = Date.now();
+            logger.error({ err: message, channels }, 'PSUBSCRIBE to keyspace notifications refused; retrying');
+          }
+          options.onDown(`PSUBSCRIBE to ${channels.join(' ')} refused: ${message}`);
+          setTimeout(subscribe, RETRY_MS).unref();
+        },
       );
-    });
+    };
+    sub.on('ready', subscribe);
     sub.on('close', () => {
-      if (subscribed.delete(sub)) options.onDown();
+      if (subscribed.delete(sub)) options.onDown('the keyspace subscriber lost its connection');
     });
     sub.connect().catch(() => undefined);
   };

@@ -1,4 +1,4 @@
-import { decodeRecord, decodeTombstone } from './redis-codec.js';
+import { decodeTombstone, decodeView } from './redis-codec.js';
 import { applySession, applyTombstone, errorText, isAlive, type StoreContext } from './redis-context.js';
 import type { Session } from './types.js';
 
@@ -30,12 +30,12 @@ export function createSync(ctx: StoreContext): Sync {
 
   const decodeAlive = (handle: string, value: string | null | undefined, now: number): Session | undefined => {
     if (typeof value !== 'string') return undefined;
-    const decoded = decodeRecord(value, handle);
-    if (!decoded) {
+    const session = decodeView(value, handle);
+    if (!session) {
       logger.warn({ handle }, 'ignoring a session record this gateway cannot read');
       return undefined;
     }
-    return isAlive(decoded.session, now, ctx.idleTimeoutMs) ? decoded.session : undefined;
+    return isAlive(session, now, ctx.idleTimeoutMs) ? session : undefined;
   };
 
   const flush = async (): Promise<void> => {

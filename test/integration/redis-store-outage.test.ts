@@ -4,7 +4,7 @@ import type { StoreEvent } from '../../src/session/store.js';
 import { startRedis } from '../support/redis-server.js';
 import { makeRecord, makeStore, metricValue, until } from '../support/redis-store-fixture.js';
 
-t.test('Redis killed and restarted empty: mirrors serve, a logout is queued, written, and both replicas agree', async (t) => {
+t.test('Redis killed and restarted empty: mirrors serve, a logout is queued and written, sessions are restored, replicas agree', async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.close());
   const a = makeStore(t, redis.url);
@@ -63,7 +63,14 @@ t.test('Redis killed and restarted empty: mirrors serve, a logout is queued, wri
   t.equal(await b.store.get(s1!.handle), undefined);
   t.ok(eventsB.some((e) => e.kind === 'resync'), 'B resynced');
   t.same([...a.store.snapshot()].map((s) => s.handle).sort(), [...b.store.snapshot()].map((s) => s.handle).sort(), 'replicas agree');
-  t.comment('Redis came back empty: the sessions it lost end on every replica (see docs/redis.md)');
+  t.same([...b.store.snapshot()].map((s) => s.handle), [s2!.handle], 'exactly the session nobody logged out');
+
+  // Redis came back empty; the replicas wrote their mirrors back (without tokens, see docs/redis.md)
+  t.equal(await raw.exists(`pc:s:{${s2!.handle}}`), 1, 'the untouched session is in Redis again');
+  t.equal(await raw.exists(`pc:s:{${s3!.handle}}`), 0, 'the by-user logout was not undone');
+  t.match(await b.store.get(s2!.handle), { handle: s2!.handle, refreshable: false }, 'served on B, no longer refreshable');
+  t.match(await a.store.load(s2!.handle), { handle: s2!.handle, tokens: { accessToken: '' } }, 'its tokens did not survive');
+  t.equal((await a.store.listBySub(s2!.user.sub)).length, 1, 'the indexes were rebuilt');
 
   const fresh = makeRecord();
   await b.store.create(fresh);

@@ -45,13 +45,14 @@ t.test('one store: create, read, update, touch, remove', async (t) => {
   t.equal((await store.load(record.handle))?.lastSeenAt, later, 'never backwards');
   const pttl = await raw.pttl(`pc:s:{${record.handle}}`);
   t.ok(pttl > 3_500_000 && pttl <= 3_600_000 + 5000, `TTL follows the earlier end (${pttl})`);
+  t.ok(Math.abs((await raw.pttl(`pc:k:{${record.handle}}`)) - pttl) < 1000, 'the tokens share the TTL');
 
   const tombstone = await store.remove(record.handle, 'logout');
   t.match(tombstone, { handle: record.handle, sub: record.user.sub, idpSid: record.idpSid, reason: 'logout' });
   t.equal(await store.get(record.handle), undefined);
   t.equal(await store.load(record.handle), undefined);
   t.same(await store.tombstone(record.handle), tombstone);
-  t.equal(await raw.exists(`pc:s:{${record.handle}}`), 0, 'the record is gone');
+  t.equal(await raw.exists(`pc:s:{${record.handle}}`, `pc:k:{${record.handle}}`), 0, 'the view and the tokens are gone');
   const tombTtl = await raw.pttl(`pc:t:{${record.handle}}`);
   t.ok(tombTtl > 290_000 && tombTtl <= 300_000, 'the tombstone has tombstone_ttl');
   t.equal(await store.remove(record.handle, 'logout'), undefined, 'a second remove finds nothing');
@@ -121,8 +122,10 @@ t.test('a write racing a remove never resurrects the session', async (t) => {
   const record = makeRecord();
   await a.store.create(record);
   await b.store.remove(record.handle, 'logout');
-  const stale = await runScript(raw, UPDATE, [`pc:s:{${record.handle}}`, `pc:t:{${record.handle}}`], ['1', '2', String(Date.now()), String(record.expiresAt), '{}', String(Date.now()), '3600000']);
+  const triple = [`pc:s:{${record.handle}}`, `pc:t:{${record.handle}}`, `pc:k:{${record.handle}}`];
+  const stale = await runScript(raw, UPDATE, triple, ['1', '2', String(Date.now()), String(record.expiresAt), '{}', String(Date.now()), '3600000', 'v1.x']);
   t.equal(stale, 'TOMBSTONED');
+  t.same(await raw.exists(triple[0]!, triple[2]!), 0, 'neither view nor tokens were written');
 
   // and many real races
   const raced: string[] = [];

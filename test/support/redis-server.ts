@@ -36,7 +36,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function ping(port: number): Promise<boolean> {
+/** True when the redis-server answering on `port` is process `pid` (not another test's server). */
+function answers(port: number, pid: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ port, host: '127.0.0.1' });
     let data = '';
@@ -48,9 +49,11 @@ function ping(port: number): Promise<boolean> {
     socket.once('error', () => done(false));
     socket.on('data', (chunk) => {
       data += chunk.toString();
-      if (data.includes('\r\n')) done(data.startsWith('+PONG'));
+      const id = /process_id:(\d+)/.exec(data);
+      if (id) done(Number(id[1]) === pid);
+      else if (data.startsWith('-')) done(false);
     });
-    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('connect', () => socket.write('INFO server\r\n'));
   });
 }
 
@@ -63,8 +66,38 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/**
+ * A free port below the kernel's ephemeral range (32768+ on Linux), so that no other test's
+ * listen(0) can take it while this Redis is stopped for an outage and before it restarts.
+ */
+async function freeLowPort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  return await freePort();
+}
+
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisServer> {
-  const port = opts.port ?? (await freePort());
+  if (opts.port === undefined) {
+    // two test files may pick the same port at once: the loser's redis-server exits, so try again
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await startRedisOn(await freeLowPort(), opts);
+      } catch (error) {
+        if (attempt >= 4 || !String(error).includes('exited at start')) throw error;
+      }
+    }
+  }
+  return await startRedisOn(opts.port, opts);
+}
+
+async function startRedisOn(port: number, opts: StartRedisOptions): Promise<RedisServer> {
   const args = [
     '--port', String(port),
     '--bind', '127.0.0.1',
@@ -82,19 +115,21 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
   process.once('exit', killOnExit);
 
   const launch = async (): Promise<void> => {
-    const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    proc.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
+    const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const collect = (chunk: Buffer): void => {
+      if (output.length < 4000) output += chunk.toString();
+    };
+    proc.stdout?.on('data', collect);
+    proc.stderr?.on('data', collect);
     child = proc;
     let exited = false;
     proc.once('exit', () => {
       exited = true;
     });
     await waitFor(async () => {
-      if (exited) throw new Error(`redis-server exited at start: ${stderr.trim()}`);
-      return await ping(port);
+      if (exited) throw new Error(`redis-server exited at start: ${output.trim()}`);
+      return await answers(port, proc.pid ?? -1);
     }, `redis-server on port ${port}`);
   };
 
@@ -107,7 +142,13 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
     await exited;
   };
 
-  await launch();
+  try {
+    await launch();
+  } catch (error) {
+    process.removeListener('exit', killOnExit);
+    await kill();
+    throw error;
+  }
   return {
     port,
     url: `redis://127.0.0.1:${port}/0`,

@@ -1,0 +1,77 @@
+import t from 'tap';
+import { decodeTombstone, decodeView, encodeBody, encodeTombstone, encodeView } from '../../../src/session/redis-codec.js';
+import { createMirror } from '../../../src/session/redis-mirror.js';
+import type { Session, SessionRecord } from '../../../src/session/types.js';
+
+const session: Session = {
+  handle: 'h1',
+  user: { sub: 'ada', email: 'ada@example.com', groups: [], claims: { nested: { list: [1, 2] }, big: 12345678901234 } },
+  idpSid: 'sid-1',
+  createdAt: 1_700_000_000_000,
+  lastSeenAt: 1_700_000_001_000,
+  expiresAt: 1_700_003_600_000,
+  accessTokenExpiresAt: 1_700_000_300_000,
+  refreshable: true,
+  version: 7,
+  userAgent: 'ua',
+};
+
+t.test('views round-trip; the header carries what the scripts need', async (t) => {
+  const value = encodeView(session);
+  t.match(value, /^1\|7\|1700000001000\|1700003600000\|\{/);
+  t.strictSame(decodeView(value, 'h1'), session);
+  t.equal(decodeView(value, 'h2'), undefined, 'a view under another handle is refused');
+});
+
+t.test('tokens never reach a view, even from a SessionRecord', async (t) => {
+  const record: SessionRecord = { ...session, tokens: { accessToken: 'SECRET-AT' } };
+  t.notOk(encodeView(record).includes('SECRET'));
+  t.notOk(encodeBody(record).includes('SECRET'));
+});
+
+t.test('malformed views decode to undefined', async (t) => {
+  const good = encodeView(session);
+  for (const bad of ['', 'x', '1|', '1|7|1|', '2|7|1|2|{}', '1|a|1|2|{}', '1|7|1|2|not json', '1|7|1|2|{"handle":"h1"}', good.slice(0, -1)]) {
+    t.equal(decodeView(bad, 'h1'), undefined, JSON.stringify(bad.slice(0, 30)));
+  }
+});
+
+t.test('tombstones: written by Lua with `at` as a string, read back as a number', async (t) => {
+  t.strictSame(decodeTombstone('{"handle":"h1","sub":"ada","reason":"logout","at":"1700000000000","idpSid":"s"}', 'h1'), {
+    handle: 'h1', sub: 'ada', reason: 'logout', at: 1_700_000_000_000, idpSid: 's',
+  });
+  const tombstone = { handle: 'h1', sub: 'ada', reason: 'revoked' as const, at: 5 };
+  t.strictSame(decodeTombstone(encodeTombstone(tombstone), 'h1'), tombstone);
+  t.equal(decodeTombstone(encodeTombstone(tombstone), 'h2'), undefined);
+  t.equal(decodeTombstone('{"handle":"h1","sub":"ada","reason":"bogus","at":1}', 'h1'), undefined);
+  t.equal(decodeTombstone('nope', 'h1'), undefined);
+});
+
+t.test('mirror: newer wins, tombstoned handles stay out, resync reconciles', async (t) => {
+  const mirror = createMirror({ tombstoneTtlMs: 60_000 });
+  const v = (version: number, lastSeenAt = session.lastSeenAt, handle = 'h1'): Session => ({ ...session, handle, version, lastSeenAt });
+  t.equal(mirror.apply(v(1)), 'new');
+  t.equal(mirror.apply(v(1)), 'stale', 'the same copy again');
+  t.equal(mirror.apply(v(1, session.lastSeenAt + 5)), 'touched');
+  t.equal(mirror.apply(v(2)), 'changed');
+  t.equal(mirror.apply(v(1, session.lastSeenAt + 99)), 'stale', 'an older version never wins');
+  t.equal(mirror.rememberTombstone({ handle: 'h1', sub: 'ada', reason: 'logout', at: 1 }), true);
+  t.equal(mirror.rememberTombstone({ handle: 'h1', sub: 'ada', reason: 'logout', at: 1 }), false, 'told once');
+  mirror.drop('h1');
+  t.equal(mirror.apply(v(3)), 'tombstoned', 'a read that raced the deletion cannot bring it back');
+
+  mirror.apply(v(1, session.lastSeenAt, 'a'));
+  mirror.apply(v(1, session.lastSeenAt, 'b'));
+  mirror.beginResync();
+  mirror.apply(v(1, session.lastSeenAt, 'c')); // a notification during the resync
+  const fresh = new Map([['a', v(4, session.lastSeenAt, 'a')], ['h1', v(9)]]);
+  t.same(mirror.finishResync(fresh), { dropped: 1 }, 'b is gone from Redis');
+  t.equal(mirror.get('a')?.version, 4, 'Redis is the authority');
+  t.equal(mirror.get('b'), undefined);
+  t.ok(mirror.get('c'), 'what a notification said during the resync stays');
+  t.equal(mirror.get('h1'), undefined, 'a tombstoned handle stays out');
+
+  mirror.beginResync();
+  mirror.abortResync();
+  t.equal(mirror.size, 2, 'an aborted resync changes nothing');
+});
