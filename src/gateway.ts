@@ -6,6 +6,10 @@ import type { RequestContext } from './http/context.js';
 import { securityHeaders } from './http/respond.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { randomToken } from './lib/random.js';
+import { createAssertionMinter } from './keys/assertion.js';
+import { createKeyManager } from './keys/key-manager.js';
+import { createMemoryKeyStore } from './keys/memory-key-store.js';
+import { createWellKnown } from './keys/well-known.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createOidcClient, type OidcClientDeps } from './oidc/client.js';
@@ -19,6 +23,7 @@ import { createAdminServer } from './server/admin-server.js';
 import { createPortal } from './server/portal.js';
 import { createProxyServer } from './server/proxy-server.js';
 import { createSessionStore } from './session/create-store.js';
+import { createRedisKeyStore } from './session/redis-key-store.js';
 import { createSessionResolver } from './session/resolver.js';
 import { createSessionCookies } from './session/session-cookies.js';
 
@@ -70,6 +75,28 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     sameSite: config.cookie.same_site,
   });
   const store = createSessionStore(config, { clock, logger: logger.child({ part: 'store' }), metrics });
+  const keysLogger = logger.child({ part: 'keys' });
+  // signing keys live where sessions do: in this process, or in Redis shared by every replica
+  const keyStore =
+    config.session.store === 'redis'
+      ? createRedisKeyStore({
+          url: config.session.redis.url,
+          keyPrefix: config.session.redis.key_prefix,
+          keyMaterial: config.session.encryption_key ?? config.cookie.secret,
+          logger: keysLogger,
+        })
+      : createMemoryKeyStore();
+  const keyManager = createKeyManager({
+    store: keyStore,
+    clock,
+    logger: keysLogger,
+    metrics,
+    publishAheadMs: config.signing.publish_ahead,
+    rotateEveryMs: config.signing.rotate_every,
+    assertionTtlMs: config.signing.assertion_ttl,
+  });
+  const minter = createAssertionMinter({ keyManager, issuer: config.server.public_url, ttlMs: config.signing.assertion_ttl, clock });
+  const wellKnown = createWellKnown({ keyManager, issuer: config.server.public_url, publicOrigin });
   const resolveSession = createSessionResolver({ store, sessionCookies, clock, idleTimeoutMs: config.session.idle_timeout });
   const oidc = createOidcClient({ config, logger, clock, fetch: options.fetch, options: options.oidc });
   const auth = createAuthEndpoints({ config, oidc, store, sessionCookies, routes, logger, metrics, clock });
@@ -95,6 +122,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     idleTimeoutMs: config.session.idle_timeout,
     trustForwarded: config.server.trust_forwarded_headers,
     loginUrl: `${publicOrigin}/.portcullis/login`,
+    mintAssertion: minter.mint,
     startLogin(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, returnTo: URL) {
       securityHeaders(res, { hsts, noStore: true });
       return auth.startLogin(req, res, ctx, returnTo);
@@ -104,7 +132,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
 
   let everReady = false;
   const isReady = () => {
-    if (!everReady && oidc.isReady() && store.status().up) {
+    if (!everReady && oidc.isReady() && store.status().up && keyManager.ready()) {
       everReady = true;
       logger.info('gateway ready');
     }
@@ -117,6 +145,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       return {
         idp: oidc.isReady() ? 'discovered' : 'pending',
         store: status.up ? 'up' : 'degraded',
+        keys: keyManager.ready() ? 'loaded' : 'pending',
         ...(status.detail ? { store_detail: status.detail } : {}),
         ...(status.queued ? { store_queued_writes: status.queued } : {}),
       };
@@ -125,6 +154,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   const proxyServer = createProxyServer({
     pipeline,
     portal,
+    wellKnown,
     logger,
     metrics,
     trustForwarded: config.server.trust_forwarded_headers,
@@ -149,6 +179,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     // the store connects in the background: held sessions and /healthz do not wait for it
     store.start().catch((error: unknown) => logger.error({ err: error }, 'session store failed to start'));
     scheduler.start();
+    keyManager.start().catch((error: unknown) => logger.error({ err: error }, 'signing keys failed to start'));
     const proxy = await bind(proxyServer, config.server.listen);
     const admin = await bind(adminServer, config.server.admin_listen);
     logger.info({ proxy: `${proxy.address}:${proxy.port}`, admin: `${admin.address}:${admin.port}`, replicaId }, 'listening');
@@ -160,6 +191,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     const closing = Promise.all([stop(proxyServer, drainMs), stop(adminServer, drainMs)]);
     await closing;
     if (started) await scheduler.close();
+    await keyManager.close();
+    await keyStore.close();
     await forwarder.close();
     await oidc.close();
     await store.close();

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The only place that reads argv/env, handles signals and calls process.exit. */
 import { parseArgs, USAGE } from './cli/args.js';
+import { runRotateKeysCommand } from './cli/rotate-keys.js';
 import { runSessionsCommand } from './cli/sessions.js';
 import { checkConfig, loadConfigFile } from './config/index.js';
 import { ConfigError } from './errors.js';
@@ -60,9 +61,11 @@ async function main(): Promise<number | undefined> {
       for (const issue of result.issues) err(`${issue.path}: ${issue.message}`);
       return EXIT_BAD_CONFIG;
     }
-    case 'rotate-keys':
-      err('portcullis: rotate-keys: identity-assertion signing keys are not implemented in this version yet');
-      return EXIT_RUNTIME;
+    case 'rotate-keys': {
+      const config = await loadConfigFile(command.configPath, process.env);
+      const logger = createLogger({ level: 'warn' });
+      return runRotateKeysCommand(config, { logger, out, err });
+    }
     case 'sessions': {
       const config = await loadConfigFile(command.configPath, process.env);
       const logger = createLogger({ level: 'warn' });

@@ -25,6 +25,8 @@ export interface PipelineDeps {
   idleTimeoutMs: number;
   trustForwarded: boolean;
   loginUrl: string;
+  /** the signed identity assertion for a session and a route's audience (a string when cached) */
+  mintAssertion?: (session: Session, audience: string) => string | Promise<string>;
   /** sends a browser to the IdP (sets the login transaction cookie) */
   startLogin(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, returnTo: URL): Promise<void>;
 }
@@ -94,11 +96,17 @@ export function createPipeline(deps: PipelineDeps) {
     return `${base}${path}${ctx.search}`;
   }
 
-  function headersFor(req: IncomingMessage, ctx: RequestContext, route: CompiledRoute, session?: Session) {
+  /** Normally a cached string (no signing, no await); public routes carry no identity at all. */
+  function assertionFor(route: CompiledRoute, session?: Session): string | Promise<string> | undefined {
+    if (!session || !deps.mintAssertion) return undefined;
+    return deps.mintAssertion(session, route.audience);
+  }
+
+  function headersFor(req: IncomingMessage, ctx: RequestContext, route: CompiledRoute, session?: Session, assertion?: string) {
     return buildUpstreamHeaders(req, {
       cookieName: sessionCookies.name,
       identity: session
-        ? { user: session.user.sub, email: session.user.email, groups: session.user.groups }
+        ? { user: session.user.sub, email: session.user.email, groups: session.user.groups, assertion }
         : undefined,
       clientIp: ctx.clientIp,
       proto: ctx.scheme,
@@ -123,11 +131,13 @@ export function createPipeline(deps: PipelineDeps) {
     }
     const session = access.kind === 'session' ? access.session : undefined;
     if (session) authorize(route, session, req, ctx);
+    const minted = assertionFor(route, session);
+    const assertion = typeof minted === 'object' ? await minted : minted;
     if (access.kind === 'session' && access.setCookie) res.appendHeader('Set-Cookie', access.setCookie);
     await deps.forwarder.forward(req, res, {
       route,
       path: upstreamPath(route, ctx),
-      headers: headersFor(req, ctx, route, session),
+      headers: headersFor(req, ctx, route, session, assertion),
     });
   }
 
@@ -139,10 +149,12 @@ export function createPipeline(deps: PipelineDeps) {
     if (access.kind === 'none') throw unauthenticated(access);
     const session = access.kind === 'session' ? access.session : undefined;
     if (session) authorize(route, session, req, ctx);
+    const minted = assertionFor(route, session);
+    const assertion = typeof minted === 'object' ? await minted : minted;
     deps.forwarder.upgrade(req, socket, head, {
       route,
       path: upstreamPath(route, ctx),
-      headers: headersFor(req, ctx, route, session),
+      headers: headersFor(req, ctx, route, session, assertion),
     });
   }
 

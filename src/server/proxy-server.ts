@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import { securityHeaders, sendError } from '../http/respond.js';
+import { isWellKnownPath } from '../keys/well-known.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Pipeline } from '../proxy/pipeline.js';
@@ -12,6 +13,8 @@ import { isPortalPath } from './portal.js';
 export interface ProxyServerDeps {
   pipeline: Pipeline;
   portal: (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => Promise<void>;
+  /** /.well-known/portcullis and its jwks.json: public, cacheable, on every host */
+  wellKnown?: (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => void;
   logger: Logger;
   metrics: Metrics;
   trustForwarded: boolean;
@@ -46,7 +49,12 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
     }
     observe(res, ctx, req.method ?? 'GET');
     try {
-      if (isPortalPath(ctx.path)) {
+      if (deps.wellKnown && isWellKnownPath(ctx.path)) {
+        ctx.routeId = 'well-known';
+        // gateway-made, but meant to be cached: the handler sets Cache-Control itself
+        securityHeaders(res, { hsts: deps.hsts, noStore: false });
+        deps.wellKnown(req, res, ctx);
+      } else if (isPortalPath(ctx.path)) {
         securityHeaders(res, { hsts: deps.hsts, noStore: true });
         await deps.portal(req, res, ctx);
       } else {
