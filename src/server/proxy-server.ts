@@ -31,8 +31,11 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
   function observe(res: ServerResponse, ctx: RequestContext, method: string): void {
     res.once('finish', () => {
       const route = ctx.routeId ?? (isPortalPath(ctx.path) ? 'portal' : 'none');
+      const seconds = (performance.now() - ctx.startedAt) / 1000;
       metrics.httpRequests.inc({ route, method, code: String(res.statusCode) });
-      metrics.httpDuration.observe({ route }, (performance.now() - ctx.startedAt) / 1000);
+      metrics.httpDuration.observe({ route }, seconds);
+      // the access log: path without the query string, which may carry secrets
+      ctx.log.info({ method, path: ctx.path, status: res.statusCode, route, ms: Math.round(seconds * 1000) }, 'request');
     });
   }
 
