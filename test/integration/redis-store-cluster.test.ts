@@ -1,29 +1,14 @@
 import t from 'tap';
-import { createLogger } from '../../src/observability/logger.js';
-import { createRedisStore } from '../../src/session/redis-store.js';
 import type { StoreEvent } from '../../src/session/store.js';
 import { startRedisCluster } from '../support/redis-cluster.js';
-import { makeRecord, makeStore, TOKEN_KEY, until } from '../support/redis-store-fixture.js';
+import { contractStoreFactory, makeRecord, makeStore, until } from '../support/redis-store-fixture.js';
 import { runStoreContract } from '../support/store-contract.js';
 
 /** The store on a real 3-master Redis Cluster: keyspace events per master, scripts on one slot. */
 const cluster = await startRedisCluster(3);
 t.teardown(() => cluster.close());
 
-await runStoreContract(t, 'redis cluster', async (opts) => {
-  const store = createRedisStore({
-    url: cluster.url,
-    keyPrefix: 'contract:',
-    tokenKey: TOKEN_KEY,
-    clock: opts.clock,
-    idleTimeoutMs: opts.idleTimeoutMs,
-    tombstoneTtlMs: opts.tombstoneTtlMs,
-    configureKeyspaceEvents: true,
-    outageQueueLimit: 1000,
-    logger: createLogger({ level: 'silent' }),
-  });
-  return { store, cleanup: () => store.close() };
-});
+await runStoreContract(t, 'redis cluster', contractStoreFactory(cluster.url));
 
 t.test('two stores on the cluster: sessions on every master reach the other replica, both ways', async (t) => {
   const a = makeStore(t, cluster.url);

@@ -90,3 +90,21 @@ export async function metricValue(metrics: Metrics, name: string, labels: Record
   const value = metric?.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l));
   return value?.value ?? 0;
 }
+
+/** The factory the SessionStore contract suite needs, for a Redis store at `url`. */
+export function contractStoreFactory(url: string) {
+  return async (opts: { clock: Clock; idleTimeoutMs: number; tombstoneTtlMs: number }) => {
+    const store = createRedisStore({
+      url,
+      keyPrefix: 'contract:',
+      tokenKey: TOKEN_KEY,
+      clock: opts.clock,
+      idleTimeoutMs: opts.idleTimeoutMs,
+      tombstoneTtlMs: opts.tombstoneTtlMs,
+      configureKeyspaceEvents: true,
+      outageQueueLimit: 1000,
+      logger: createLogger({ level: 'silent' }),
+    });
+    return { store, cleanup: () => store.close() };
+  };
+}
