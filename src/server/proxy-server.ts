@@ -35,7 +35,9 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
       metrics.httpRequests.inc({ route, method, code: String(res.statusCode) });
       metrics.httpDuration.observe({ route }, seconds);
       // the access log: path without the query string, which may carry secrets
-      ctx.log.info({ method, path: ctx.path, status: res.statusCode, route, ms: Math.round(seconds * 1000) }, 'request');
+      if (logger.isLevelEnabled('info')) {
+        logger.info({ reqId: ctx.id, method, path: ctx.path, status: res.statusCode, route, ms: Math.round(seconds * 1000) }, 'request');
+      }
     });
   }
 

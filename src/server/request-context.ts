@@ -25,7 +25,7 @@ function firstHeader(value: string | string[] | undefined): string | undefined {
 export function createRequestContext(req: IncomingMessage, options: ContextOptions): RequestContext {
   const id = randomUUID();
   const socketIp = req.socket.remoteAddress ?? '';
-  const base = { id, startedAt: performance.now(), log: options.logger.child({ reqId: id }) };
+  const base = lazyLog(id, options.logger);
   const target = req.url ?? '';
   if (!target.startsWith('/')) throw new GatewayError('BAD_REQUEST', 'The request target must be a path.');
   const q = target.indexOf('?');
@@ -44,21 +44,33 @@ export function createRequestContext(req: IncomingMessage, options: ContextOptio
     clientIp = firstHeader(req.headers['x-forwarded-for']) ?? socketIp;
   }
   if (!host || !HOST.test(host)) throw new GatewayError('BAD_REQUEST', 'The Host header is missing or malformed.');
-  return { ...base, scheme, host: host.toLowerCase(), rawPath, path, search, clientIp };
+  return Object.assign(base, { scheme, host: host.toLowerCase(), rawPath, path, search, clientIp });
+}
+
+/**
+ * id, start time and a request-scoped child logger made on first use: most requests never log
+ * beyond the access line, and a pino child per request is measurable on the hot path.
+ */
+function lazyLog(id: string, logger: Logger): { id: string; startedAt: number; readonly log: Logger } {
+  let child: Logger | undefined;
+  return {
+    id,
+    startedAt: performance.now(),
+    get log() {
+      child ??= logger.child({ reqId: id });
+      return child;
+    },
+  };
 }
 
 /** A context for requests rejected before one could be built: enough to render an error. */
 export function fallbackContext(logger: Logger): RequestContext {
-  const id = randomUUID();
-  return {
-    id,
-    startedAt: performance.now(),
-    log: logger.child({ reqId: id }),
-    scheme: 'http',
+  return Object.assign(lazyLog(randomUUID(), logger), {
+    scheme: 'http' as const,
     host: '',
     rawPath: '/',
     path: '/',
     search: '',
     clientIp: '',
-  };
+  });
 }
