@@ -39,11 +39,17 @@ export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
   const hub = createEventHub(options.onListenerError);
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
+  /**
+   * A frozen view per record, made once per write: the request path reads sessions on every
+   * request, and handing out the same immutable object costs nothing where a copy costs µs.
+   */
+  const views = new Map<string, Session>();
 
   function put(record: SessionRecord): void {
     const previous = records.get(record.handle);
     if (previous) unindex(previous);
     records.set(record.handle, record);
+    views.set(record.handle, deepFreeze(toSession(structuredClone(record))));
     addTo(bySub, record.user.sub, record.handle);
     if (record.idpSid !== undefined) addTo(byIdpSid, record.idpSid, record.handle);
     hub.emit({ kind: 'set', session: toSession(record) });
@@ -56,6 +62,7 @@ export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
 
   function drop(record: SessionRecord): void {
     records.delete(record.handle);
+    views.delete(record.handle);
     unindex(record);
   }
 
@@ -114,13 +121,11 @@ export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
     },
 
     async get(handle) {
-      const record = live(handle);
-      return record && copySession(record);
+      return live(handle) && views.get(handle);
     },
 
     peek(handle) {
-      const record = live(handle);
-      return record && copySession(record);
+      return live(handle) && views.get(handle);
     },
 
     async load(handle) {
@@ -232,6 +237,14 @@ export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
     }
     return removed;
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }
 
 function copySession(record: SessionRecord): Session {
