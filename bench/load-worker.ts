@@ -6,6 +6,8 @@ export interface LoadOptions {
   seconds: number;
   warmupSeconds: number;
   concurrency: number;
+  /** sent with every request (e.g. a session cookie) */
+  headers?: Record<string, string>;
 }
 
 export interface LoadResult {
@@ -31,6 +33,7 @@ async function run(options: LoadOptions): Promise<LoadResult> {
   const target = new URL(options.url);
   const pool = new Pool(target.origin, { connections: options.concurrency, pipelining: 1 });
   const path = `${target.pathname}${target.search}`;
+  const headers = options.headers ?? {};
   const latencies: number[] = [];
   let errors = 0;
   const start = performance.now();
@@ -42,7 +45,7 @@ async function run(options: LoadOptions): Promise<LoadResult> {
       const sent = performance.now();
       if (sent >= end) return;
       try {
-        const { statusCode, body } = await pool.request({ path, method: 'GET' });
+        const { statusCode, body } = await pool.request({ path, method: 'GET', headers });
         await body.dump({ limit: Number.MAX_SAFE_INTEGER });
         if (statusCode !== 200) throw new Error(`status ${statusCode}`);
         const done = performance.now();
