@@ -73,6 +73,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     domain: config.cookie.domain,
     secure: config.cookie.secure === 'auto' ? hsts : config.cookie.secure,
     sameSite: config.cookie.same_site,
+    clock,
   });
   const store = createSessionStore(config, { clock, logger: logger.child({ part: 'store' }), metrics });
   const keysLogger = logger.child({ part: 'keys' });

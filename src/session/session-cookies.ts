@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { deleteCookie, readCookie, serializeCookie, type CookieOptions } from '../http/cookies.js';
+import type { Clock } from '../lib/clock.js';
 import { createSessionCookieCodec } from './cookie-codec.js';
 
 /** The gateway cookie: reading it from a request, issuing it, deleting it (same name, path, domain). */
@@ -17,8 +18,10 @@ export function createSessionCookies(options: {
   domain: string;
   secure: boolean;
   sameSite: 'lax' | 'strict' | 'none';
+  /** the gateway's clock: the codec refuses cookies issued in its future */
+  clock?: Clock;
 }): SessionCookies {
-  const codec = createSessionCookieCodec(options.secret);
+  const codec = createSessionCookieCodec(options.secret, options.clock ? { clock: options.clock } : undefined);
   const base: CookieOptions = {
     domain: options.domain,
     path: '/',

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseConfig, type Config } from '../../src/config/index.js';
 import { createGateway, type Gateway } from '../../src/gateway.js';
+import type { Clock } from '../../src/lib/clock.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { BrowserClient } from './browser-client.js';
 import { gatewayClient, startTestIdp, type DemoIdp, type DemoIdpOptions, TEST_CLIENT_ID, TEST_CLIENT_SECRET } from './idp.js';
@@ -30,6 +31,8 @@ export interface StackOptions {
   /** leave the IdP stopped (readiness tests start it later with `startIdp`) */
   idpDown?: boolean;
   logLevel?: string;
+  /** the gateways' clock (tests move time to exercise idle and absolute expiry) */
+  clock?: Clock;
 }
 
 export interface Stack {
@@ -96,6 +99,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       const gateway = createGateway(config, {
         logger: createLogger({ level: config.log.level, name: `gw${i}` }),
         replicaId: `replica-${i}`,
+        ...(options.clock ? { clock: options.clock } : {}),
         oidc: { discoveryRetryInitialMs: 100, discoveryRetryMaxMs: 500 },
       });
       await gateway.listen();
