@@ -1,25 +1,13 @@
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/support/ports.js';
 
 export type GatewayTarget = { url: string; close(): Promise<void> } | { skipped: string };
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** dist/bench → the repository root (config, policies) */
 const root = resolve(here, '../..');
-
-async function freePort(): Promise<number> {
-  return await new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => done(port));
-    });
-  });
-}
 
 interface GatewayModule {
   createGateway(config: unknown, options?: { logger?: unknown }): {

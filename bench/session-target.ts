@@ -1,6 +1,6 @@
-import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/support/ports.js';
 import { parseConfig } from '../src/config/index.js';
 import { startDemoIdp, type DemoIdp } from '../src/demo/idp.js';
 import { createGateway, type Gateway } from '../src/gateway.js';
@@ -18,18 +18,6 @@ const root = resolve(here, '../..');
 const COOKIE_NAME = '_portcullis';
 const CLIENT_ID = 'bench';
 const CLIENT_SECRET = 'bench-only-client-secret-of-reasonable-length';
-
-async function freePort(): Promise<number> {
-  return await new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => done(port));
-    });
-  });
-}
 
 /** Polls until the gateway has discovered the IdP and its store and keys are up. */
 async function untilReady(gateway: Gateway, timeoutMs: number): Promise<boolean> {
