@@ -43,6 +43,14 @@ async function serve(configPath: string): Promise<void> {
   });
 }
 
+/** The demo imports oidc-provider (a dev dependency) only when asked for. */
+async function runDemoUntilStopped(): Promise<undefined> {
+  const { runDemo } = await import('./demo/main.js');
+  const demo = await runDemo({ out });
+  stopOnSignals(demo.close);
+  return undefined;
+}
+
 async function main(): Promise<number | undefined> {
   const command = parseArgs(process.argv.slice(2), process.env);
   switch (command.kind) {
@@ -71,16 +79,12 @@ async function main(): Promise<number | undefined> {
       const logger = createLogger({ level: 'warn' });
       return runSessionsCommand(config, command, { logger, out });
     }
-    case 'serve': {
-      if (command.configPath) {
-        await serve(command.configPath);
-        return undefined;
-      }
-      const { runDemo } = await import('./demo/main.js');
-      const demo = await runDemo({ out });
-      stopOnSignals(demo.close);
+    case 'serve':
+      if (!command.configPath) return runDemoUntilStopped();
+      await serve(command.configPath);
       return undefined;
-    }
+    case 'demo':
+      return runDemoUntilStopped();
   }
 }
 

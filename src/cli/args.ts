@@ -1,6 +1,7 @@
 /** argv → a command. Pure, so it can be unit-tested. */
 export type Command =
   | { kind: 'serve'; configPath?: string }
+  | { kind: 'demo' }
   | { kind: 'check-config'; configPath: string }
   | { kind: 'rotate-keys'; configPath: string }
   | { kind: 'sessions'; action: 'list' | 'revoke'; configPath: string; user?: string; id?: string; all: boolean }
@@ -9,6 +10,7 @@ export type Command =
 
 export const USAGE = `Usage:
   portcullis [serve] --config FILE          run the gateway (PORTCULLIS_CONFIG=FILE works too; no config runs the demo)
+  portcullis demo                           the demo: a local IdP, a whoami app and the gateway
   portcullis check-config FILE              validate a config and its policies
   portcullis rotate-keys --config FILE      create a new signing key
   portcullis sessions list   --config FILE [--user SUB | --id HANDLE | --all]
@@ -38,6 +40,8 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Comm
   switch (command) {
     case 'serve':
       return rest.length ? { kind: 'error', message: `unexpected argument ${rest[0]}` } : { kind: 'serve', configPath: config };
+    case 'demo':
+      return rest.length ? { kind: 'error', message: `unexpected argument ${rest[0]}` } : { kind: 'demo' };
     case 'check-config': {
       const path = rest[0] ?? config;
       return path ? { kind: 'check-config', configPath: path } : { kind: 'error', message: 'check-config needs a FILE' };

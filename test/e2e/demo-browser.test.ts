@@ -31,7 +31,8 @@ async function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: nu
 
 t.test('sign in and out of the demo in a real browser', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}` }, async (t) => {
   const [gatewayPort, adminPort, idpPort, whoamiPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  const demo = spawn(process.execPath, [mainJs], {
+  // exactly what `npm run demo` runs
+  const demo = spawn(process.execPath, [mainJs, 'demo'], {
     env: {
       ...process.env,
       PORTCULLIS_CONFIG: '',

@@ -107,3 +107,22 @@ t.test('sessions commands refuse the memory store with a clear message', async (
   t.equal(code, 1);
   t.match(stdout, /session\.store: redis/);
 });
+
+t.test('no command and no config runs the demo (what `npm start` does)', async (t) => {
+  const [gateway, admin, idp, whoami] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const proc = run([], {
+    PORTCULLIS_DEMO_PORT: String(gateway),
+    PORTCULLIS_DEMO_ADMIN_PORT: String(admin),
+    PORTCULLIS_DEMO_IDP_PORT: String(idp),
+    PORTCULLIS_DEMO_WHOAMI_PORT: String(whoami),
+  });
+  t.teardown(() => {
+    if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+  });
+  await eventually(() => proc.output().includes(`Open http://127.0.0.1:${gateway}/`), 20_000);
+  const res = await fetch(`http://127.0.0.1:${gateway}/`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+  t.equal(res.status, 302);
+  t.match(res.headers.get('location'), new RegExp(`^http://localhost:${idp}/`));
+  proc.child.kill('SIGTERM');
+  t.equal((await proc.done).code, 0);
+});

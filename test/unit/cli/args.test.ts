@@ -10,6 +10,7 @@ const cases: Array<[string, string[], Record<string, string>, unknown]> = [
   ['sessions list --all', ['sessions', 'list', '--config', 'c.yaml', '--all'], {}, { kind: 'sessions', action: 'list', configPath: 'c.yaml', user: undefined, id: undefined, all: true }],
   ['sessions revoke --user', ['sessions', 'revoke', '--config', 'c.yaml', '--user', 'alice'], {}, { kind: 'sessions', action: 'revoke', configPath: 'c.yaml', user: 'alice', id: undefined, all: false }],
   ['help', ['--help'], {}, { kind: 'help' }],
+  ['demo', ['demo'], { PORTCULLIS_CONFIG: 'ignored.yaml' }, { kind: 'demo' }],
 ];
 
 for (const [name, argv, env, expected] of cases) {
