@@ -38,8 +38,11 @@ export function createLogout(ctx0: AuthContext) {
     const clear = sessionCookies.clear();
     const cookie = sessionCookies.read(req);
     let record: SessionRecord | undefined;
+    let hadSession = false;
     if (cookie) {
       const handle = handleOf(cookie.id);
+      // the mirror answers even while the store is down; the record (with the id token) may not
+      hadSession = store.peek(handle) !== undefined;
       record = await store.load(handle).catch(() => undefined);
       try {
         const tombstone = await store.remove(handle, 'logout');
@@ -57,9 +60,11 @@ export function createLogout(ctx0: AuthContext) {
       if (refreshToken) void oidc.revoke(refreshToken, 'refresh_token');
     }
 
-    const endSession = record
+    // the IdP session ends too; without the id token (store down, or a session restored after
+    // Redis lost its data) the request still names the client, and the IdP asks the user to confirm
+    const endSession = record || hadSession
       ? oidc.endSessionUrl({
-          idTokenHint: record.tokens.idToken,
+          idTokenHint: record?.tokens.idToken || undefined,
           postLogoutRedirectUri: urls.signedOut,
           state: randomToken(16),
         })
