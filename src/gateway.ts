@@ -167,9 +167,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     readiness,
     logger,
     beforeScrape: () => {
-      let count = 0;
-      for (const _ of store.snapshot()) count++;
-      metrics.sessionsActive.set(count);
+      metrics.sessionsActive.set(store.size());
       metrics.storeUp.set(store.status().up ? 1 : 0);
     },
   });

@@ -200,6 +200,10 @@ export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
       return liveSessions(records.keys());
     },
 
+    size() {
+      return records.size;
+    },
+
     async acquireLease(name, owner, ttlMs) {
       positive('ttlMs', ttlMs);
       const now = clock.now();

@@ -5,17 +5,16 @@ import type { StoreEvent } from './store.js';
 
 /**
  * The shared event hub (asynchronous delivery, a copy per listener, a throwing listener cannot
- * stop the others), plus this store's metrics: sync events by kind and the mirror's size.
+ * stop the others), plus the sync-events metric by kind.
  */
 const COUNTED = new Set<StoreEvent['kind']>(['set', 'tombstone', 'expired', 'resync']);
 
-export function createStoreEvents(options: { logger: Logger; metrics?: Metrics; mirrorSize(): number }): EventHub {
+export function createStoreEvents(options: { logger: Logger; metrics?: Metrics }): EventHub {
   const hub = createEventHub((error) => options.logger.error({ err: error }, 'session store listener failed'));
   return {
     ...hub,
     emit(event) {
       if (COUNTED.has(event.kind)) options.metrics?.syncEvents.inc({ event: event.kind });
-      options.metrics?.sessionsActive.set(options.mirrorSize());
       hub.emit(event);
     },
   };

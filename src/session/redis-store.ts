@@ -46,7 +46,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
   const backend = createRedisBackend(target);
   const keys = createRedisKeys(options.keyPrefix);
   const mirror = createMirror({ tombstoneTtlMs: options.tombstoneTtlMs });
-  const events = createStoreEvents({ logger, ...(options.metrics ? { metrics: options.metrics } : {}), mirrorSize: () => mirror.size });
+  const events = createStoreEvents({ logger, ...(options.metrics ? { metrics: options.metrics } : {}) });
   const ctx: StoreContext = {
     backend,
     keys,
@@ -122,6 +122,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
     removeBySub: removals.removeBySub,
     removeByIdpSid: removals.removeByIdpSid,
     subscribe: events.subscribe,
+    size: () => mirror.size,
     status: recovery.status,
     async close() {
       if (closed) return;

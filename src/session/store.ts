@@ -61,6 +61,8 @@ export interface SessionStore {
   list(): AsyncIterable<Session>;
   /** What this replica's mirror holds now. */
   snapshot(): Iterable<Session>;
+  /** How many sessions the mirror holds (the sessions_active gauge), without copying them. */
+  size(): number;
   /**
    * A lease for exclusive work on a key across replicas (refresh). True when `owner` now holds
    * it for `ttlMs`; it passes on by itself when the holder dies.

@@ -44,6 +44,9 @@ export async function runStoreContract(t: Test, name: string, makeStore: StoreFa
       await waitFor(() => store.peek(record.handle) !== undefined, 'peek sees the new session');
       t.strictSame(store.peek(record.handle), toSession(record));
       await waitFor(() => [...store.snapshot()].some((s) => s.handle === record.handle), 'snapshot holds it');
+      t.equal(store.size(), [...store.snapshot()].length, 'size counts what the mirror holds');
+      await store.remove(record.handle, 'logout');
+      await waitFor(() => store.size() === [...store.snapshot()].length && store.peek(record.handle) === undefined, 'size drops with the session');
       const unknown = handleOf(newSessionId());
       t.equal(await store.get(unknown), undefined, 'unknown handle: get');
       t.equal(await store.load(unknown), undefined, 'unknown handle: load');
