@@ -48,6 +48,13 @@ export class GatewayError extends Error {
   }
 }
 
+/** 401 for API clients: says how to sign in (browsers are redirected instead). */
+export function signInRequired(loginUrl: string, headers: Record<string, string> = {}): GatewayError {
+  return new GatewayError('UNAUTHENTICATED', 'Sign-in required.', {
+    headers: { 'WWW-Authenticate': `Cookie realm="portcullis", login_url="${loginUrl}"`, ...headers },
+  });
+}
+
 /** Config problems: each names the key path it is about. */
 export interface ConfigIssue {
   path: string;

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GatewayError } from '../errors.js';
+import { GatewayError, signInRequired } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import { wantsHtml } from '../http/context.js';
 import type { Clock } from '../lib/clock.js';
@@ -79,12 +79,8 @@ export function createPipeline(deps: PipelineDeps) {
   }
 
   function unauthenticated(access: { hadCookie: boolean }): GatewayError {
-    const headers: Record<string, string> = {
-      'WWW-Authenticate': `Cookie realm="portcullis", login_url="${deps.loginUrl}"`,
-    };
-    return new GatewayError('UNAUTHENTICATED', 'Sign-in required.', {
-      headers: access.hadCookie ? { ...headers, 'Set-Cookie': sessionCookies.clear() } : headers,
-    });
+    // a dead or tampered cookie is deleted: a delete is one of the few reasons to Set-Cookie
+    return signInRequired(deps.loginUrl, access.hadCookie ? { 'Set-Cookie': sessionCookies.clear() } : {});
   }
 
   function upstreamPath(route: CompiledRoute, ctx: RequestContext): string {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatewayError } from '../errors.js';
+import { GatewayError, signInRequired } from '../errors.js';
+import type { AuthEndpoints, AuthHandler } from '../oidc/endpoints.js';
 import type { RequestContext } from '../http/context.js';
 import { escapeHtml, renderPage } from '../http/pages.js';
 import { sendHtml, sendJson, sendRedirect } from '../http/respond.js';
@@ -10,15 +11,8 @@ import type { SessionCookies } from '../session/session-cookies.js';
 import type { SessionStore } from '../session/store.js';
 import type { Session } from '../session/types.js';
 
-export type Handler = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => Promise<void>;
-
-export interface AuthHandlers {
-  login: Handler;
-  callback: Handler;
-  logout: Handler;
-  signedOut: Handler;
-  backchannelLogout: Handler;
-}
+type Handler = AuthHandler;
+type AuthHandlers = Pick<AuthEndpoints, 'login' | 'callback' | 'logout' | 'signedOut' | 'backchannelLogout'>;
 
 export const PORTAL_PREFIX = '/.portcullis/';
 
@@ -39,9 +33,7 @@ export function createPortal(deps: {
   async function requireSession(req: IncomingMessage): Promise<ResolvedSession> {
     const resolved = await deps.resolveSession(req);
     if (!resolved.session) {
-      throw new GatewayError('UNAUTHENTICATED', 'Sign-in required.', {
-        headers: { 'WWW-Authenticate': `Cookie realm="portcullis", login_url="${deps.publicOrigin}/.portcullis/login"` },
-      });
+      throw signInRequired(`${deps.publicOrigin}/.portcullis/login`);
     }
     return resolved;
   }
