@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../test/support/ports.js';
+import { freePorts } from '../test/support/ports.js';
 
 export type GatewayTarget = { url: string; close(): Promise<void> } | { skipped: string };
 
@@ -43,7 +43,7 @@ export async function startGatewayTarget(upstream: string): Promise<GatewayTarge
   if (typeof gatewayModule.createGateway !== 'function') return { skipped: 'src/gateway.ts does not export createGateway' };
   if (typeof configModule.parseConfig !== 'function') return { skipped: 'src/config does not export parseConfig' };
 
-  const [port, adminPort, idpPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const [port, adminPort, idpPort] = await freePorts(3);
   const raw = {
     server: {
       listen: `127.0.0.1:${port}`,

@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../test/support/ports.js';
+import { freePorts } from '../test/support/ports.js';
 import { parseConfig } from '../src/config/index.js';
 import { startDemoIdp, type DemoIdp } from '../src/demo/idp.js';
 import { createGateway, type Gateway } from '../src/gateway.js';
@@ -37,7 +37,7 @@ async function untilReady(gateway: Gateway, timeoutMs: number): Promise<boolean>
  * so the row never measures the gateway's 302s.
  */
 export async function startSessionTarget(upstream: string): Promise<SessionTarget> {
-  const [port, adminPort] = await Promise.all([freePort(), freePort()]);
+  const [port, adminPort] = await freePorts(2);
   const url = `http://127.0.0.1:${port}`;
   let idp: DemoIdp | undefined;
   let gateway: Gateway | undefined;

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { chromium, type Browser } from 'playwright-core';
-import { freePort } from '../support/ports.js';
+import { freePorts } from '../support/ports.js';
 
 /**
  * The demo as a newcomer runs it, driven by headless Chromium: protected URL → IdP sign-in →
@@ -30,7 +30,7 @@ async function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: nu
 }
 
 t.test('sign in and out of the demo in a real browser', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}` }, async (t) => {
-  const [gatewayPort, adminPort, idpPort, whoamiPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [gatewayPort, adminPort, idpPort, whoamiPort] = await freePorts(4);
   // exactly what `npm run demo` runs
   const demo = spawn(process.execPath, [mainJs, 'demo'], {
     env: {

@@ -5,7 +5,7 @@ import type { Clock } from '../../src/lib/clock.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { BrowserClient } from './browser-client.js';
 import { gatewayClient, startTestIdp, type DemoIdp, type DemoIdpOptions, TEST_CLIENT_ID, TEST_CLIENT_SECRET } from './idp.js';
-import { freePort } from './ports.js';
+import { freePorts } from './ports.js';
 import { startUpstream, type Upstream } from './upstream.js';
 
 export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
@@ -54,10 +54,11 @@ export interface Stack {
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const count = options.replicas ?? 1;
   const upstream = await startUpstream();
-  const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
-  const adminPorts = await Promise.all(Array.from({ length: count }, () => freePort()));
+  const allPorts = await freePorts(2 * count + 1);
+  const ports = allPorts.slice(0, count);
+  const adminPorts = allPorts.slice(count, 2 * count);
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
-  const idpPort = await freePort();
+  const idpPort = allPorts[2 * count]!;
   const issuer = `http://localhost:${idpPort}`;
   const clients = [
     {
