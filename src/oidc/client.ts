@@ -152,6 +152,8 @@ export function createOidcClient(deps: OidcClientDeps): OidcClient {
     try {
       const oidc = configuration();
       const response = await client.refreshTokenGrant(oidc, refreshToken);
+      // before userinfo: expiresIn() counts down in whole seconds from the response's arrival
+      const accessTokenExpiresAt = expiresAt(response.expiresIn());
       const user = await refreshedUser(oidc, response);
       return {
         kind: 'ok',
@@ -163,7 +165,7 @@ export function createOidcClient(deps: OidcClientDeps): OidcClient {
           ...(response.id_token ? { idToken: response.id_token } : {}),
           tokenType: response.token_type,
         },
-        accessTokenExpiresAt: expiresAt(response.expiresIn()),
+        accessTokenExpiresAt,
         ...(user ? { user } : {}),
       };
     } catch (error) {
