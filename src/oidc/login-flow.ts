@@ -57,8 +57,7 @@ export function createLoginFlow(ctx0: AuthContext) {
       return sendRedirect(res, ctx, `${urls.login}?rd=${encodeURIComponent(bounded(returnTo).href)}`);
     }
     const { authorizationUrl, transaction } = await oidc.startLogin(bounded(returnTo));
-    const cookie = await transactions.issue(transaction);
-    sendRedirect(res, ctx, authorizationUrl.href, { setCookies: [cookie] });
+    sendRedirect(res, ctx, authorizationUrl.href, { setCookies: await transactions.begin(req, transaction) });
   }
 
   /** GET /.portcullis/login?rd=URL — rd must be on a configured route (no open redirect). */

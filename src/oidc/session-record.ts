@@ -19,7 +19,11 @@ export function groupsFrom(claims: Record<string, unknown>, claim: string): stri
 }
 
 export function userFrom(result: LoginResult, groupsClaim: string): SessionUser {
-  const { claims } = result;
+  return userFromClaims(result.sub, result.claims, groupsClaim);
+}
+
+/** The session's view of a user from ID-token (+ userinfo) claims: at login and at every refresh. */
+export function userFromClaims(sub: string, claims: Record<string, unknown>, groupsClaim: string): SessionUser {
   const email = typeof claims.email === 'string' && claims.email ? claims.email : undefined;
   const name =
     typeof claims.name === 'string' && claims.name
@@ -28,7 +32,7 @@ export function userFrom(result: LoginResult, groupsClaim: string): SessionUser 
         ? claims.preferred_username
         : undefined;
   return {
-    sub: result.sub,
+    sub,
     ...(email ? { email } : {}),
     ...(name ? { name } : {}),
     groups: groupsFrom(claims, groupsClaim),
