@@ -5,6 +5,7 @@ import { escapeHtml, renderPage } from '../http/pages.js';
 import { sendHtml, sendRedirect } from '../http/respond.js';
 import { isRedirectAllowed } from '../routes/index.js';
 import { handleOf, newSessionId } from '../session/ids.js';
+import { IdpSessionEndedError } from '../session/store.js';
 import { cookieMaxAgeSeconds } from '../session/lifecycle.js';
 import type { AuthContext } from './endpoints.js';
 import { authorizationError } from './errors.js';
@@ -116,6 +117,11 @@ export function createLoginFlow(ctx0: AuthContext) {
         await store.create(record);
       } catch (error) {
         if (error instanceof GatewayError) throw error;
+        if (error instanceof IdpSessionEndedError) {
+          // the IdP's back-channel logout for this very IdP session arrived before this callback
+          log.info({ user: record.user.sub }, 'sign-in refused: its IdP session was ended meanwhile');
+          throw new GatewayError('BAD_CALLBACK', 'Your sign-in was ended by the identity provider before it completed. Please sign in again.');
+        }
         throw new GatewayError('STORE_UNAVAILABLE', 'Your session could not be saved. Please try again.', { cause: error });
       }
       const cookie = sessionCookies.issue(id, now, cookieMaxAgeSeconds(record, now, config.session.idle_timeout));
