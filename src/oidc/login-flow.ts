@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import { escapeHtml, renderPage } from '../http/pages.js';
+import { normalizePath } from '../lib/path.js';
 import { sendHtml, sendRedirect } from '../http/respond.js';
 import { isRedirectAllowed } from '../routes/index.js';
 import { handleOf, newSessionId } from '../session/ids.js';
@@ -69,7 +70,9 @@ export function createLoginFlow(ctx0: AuthContext) {
       const allowed = hasEncodedControls(rd) ? undefined : isRedirectAllowed(ctx0.routes, rd, publicUrl);
       if (!allowed) throw new GatewayError('BAD_REDIRECT', 'The address to return to after sign-in is not served by this gateway.');
       // returning to a gateway endpoint (e.g. the login itself) would loop: land on the portal instead
-      target = allowed.pathname.startsWith('/.portcullis/') ? target : allowed;
+      // (normalized first: /%2Eportcullis/login is the same endpoint)
+      const path = normalizePath(allowed.pathname);
+      target = path === undefined || path === '/.portcullis' || path.startsWith('/.portcullis/') ? target : allowed;
     }
     await startLogin(req, res, ctx, target);
   }

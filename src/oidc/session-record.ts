@@ -24,7 +24,10 @@ export function userFrom(result: LoginResult, groupsClaim: string): SessionUser 
 
 /** The session's view of a user from ID-token (+ userinfo) claims: at login and at every refresh. */
 export function userFromClaims(sub: string, claims: Record<string, unknown>, groupsClaim: string): SessionUser {
-  const email = typeof claims.email === 'string' && claims.email ? claims.email : undefined;
+  // the session's e-mail is one the IdP vouches for: it travels to upstreams in
+  // X-Portcullis-Email and the assertion, which they trust (the raw claim stays in `claims`)
+  const verified = claims.email_verified === true || claims.email_verified === 'true';
+  const email = verified && typeof claims.email === 'string' && claims.email ? claims.email : undefined;
   const name =
     typeof claims.name === 'string' && claims.name
       ? claims.name
