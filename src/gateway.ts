@@ -190,6 +190,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
 
   async function close() {
     const drainMs = config.server.shutdown_timeout;
+    // WebSockets never drain by themselves: tell them now, so clients reconnect elsewhere
+    forwarder.goAway(drainMs);
     const closing = Promise.all([stop(proxyServer, drainMs), stop(adminServer, drainMs)]);
     await closing;
     if (started) await scheduler.close();
