@@ -36,7 +36,8 @@ COPY package.json ./
 # (mount an emptyDir/tmpfs on /tmp). Numeric ids so Kubernetes' runAsNonRoot can verify them.
 USER 1000:1000
 EXPOSE 8080 9090
-# the admin port answers /healthz while the process is alive; slim images have no curl
+# the admin port answers /healthz while the process is alive (admin_listen must be on port 9090,
+# any address; the default 127.0.0.1:9090 works); slim images have no curl
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9090/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # node is PID 1 (no npm, no shell): SIGTERM reaches the gateway, which drains and exits 0
