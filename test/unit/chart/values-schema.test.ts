@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import t from 'tap';
@@ -123,6 +125,49 @@ t.test('the alert rules use contract metric names only', async (t) => {
   const used = metricNames(rules);
   for (const name of used) t.ok(CONTRACT_METRICS.has(name), `${name} is a contract metric`);
   for (const name of ['portcullis_store_up', 'portcullis_token_refresh_total', 'portcullis_http_requests_total']) t.ok(used.has(name), `an alert on ${name}`);
+});
+
+/**
+ * The PrometheusRule template with its few template expressions filled in, as plain rule groups,
+ * and every dashboard query as a recording rule: `promtool check rules` parses all the PromQL.
+ */
+function renderedRules(): string {
+  const template = readFileSync(`${chart}templates/prometheusrule.yaml`, 'utf8');
+  const spec = template.split('spec:\n')[1]!.split('{{- end }}')[0]!;
+  const sel = 'namespace="ns", service="svc"';
+  const filled = spec
+    .replaceAll('{ {{- $sel -}} }', `{${sel}}`)
+    .replaceAll('{ {{- $sel -}},', `{${sel},`)
+    .replace('{{ $r.storeDownFor }}', '2m')
+    .replace('{{ $r.refreshFailureRatio }}', '0.2')
+    .replace('{{ $r.errorRatio }}', '0.05')
+    .replace(/\{\{ `(.*?)` \| quote \}\}/g, (_m, text: string) => JSON.stringify(text));
+  const indent = /^( *)groups:/m.exec(filled)?.[1]?.length ?? 0;
+  return filled
+    .split('\n')
+    .map((line) => line.slice(indent))
+    .join('\n');
+}
+
+const promtool = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).error === undefined;
+t.test('alert rules and dashboard queries are valid PromQL', { skip: promtool ? false : 'promtool is not on PATH' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-rules-'));
+  const alerts = renderedRules();
+  t.notMatch(alerts, /\{\{-|\$sel|\$r\./, 'every template expression in the rules was filled in');
+  writeFileSync(join(dir, 'alerts.yaml'), alerts);
+  const dashboard = JSON.parse(readFileSync(`${root}deploy/grafana/portcullis-dashboard.json`, 'utf8')) as {
+    panels: Array<{ targets: Array<{ expr: string }> }>;
+  };
+  const queries = dashboard.panels.flatMap((p) => p.targets.map((q) => q.expr));
+  const rules = queries.map((expr, i) => ({
+    record: `dashboard:query_${i}`,
+    expr: expr.replaceAll('$__rate_interval', '5m').replaceAll('$namespace', '.*').replaceAll('$job', '.*'),
+  }));
+  writeFileSync(join(dir, 'dashboard.json'), JSON.stringify({ groups: [{ name: 'dashboard', rules }] }));
+  for (const file of ['alerts.yaml', 'dashboard.json']) {
+    const check = spawnSync('promtool', ['check', 'rules', join(dir, file)], { encoding: 'utf8' });
+    t.equal(check.status, 0, `promtool check rules ${file}: ${check.stdout}${check.stderr}`);
+  }
 });
 
 const helm = spawnSync('helm', ['version'], { stdio: 'ignore' }).error === undefined;
