@@ -1,0 +1,13 @@
+import { cpus, totalmem } from 'node:os';
+
+/** What the figures depend on, recorded beside them. */
+export function machine() {
+  const list = cpus();
+  return {
+    cpus: list.length,
+    cpuModel: list[0]?.model ?? 'unknown',
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}

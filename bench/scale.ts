@@ -1,0 +1,1 @@
+export async function runScale(..._a: unknown[]) {}
