@@ -1,4 +1,4 @@
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 
 /** What the figures depend on, recorded beside them. */
 export function machine() {
@@ -9,5 +9,7 @@ export function machine() {
     memoryGb: Math.round(totalmem() / 2 ** 30),
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
+    /** other work on the machine while this ran skews every figure alike; a high value says "rerun" */
+    loadAverage1m: Number(loadavg()[0]!.toFixed(2)),
   };
 }

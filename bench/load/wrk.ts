@@ -6,7 +6,9 @@ const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 }
 
 function ms(text: string): number {
   const match = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
-  return match ? Number(match[1]) * UNIT_MS[match[2]!]! : NaN;
+  if (!match) return NaN;
+  // divide for µs: 412 * 0.001 is not 0.412 in binary floating point
+  return match[2] === 'us' ? Number(match[1]) / 1000 : Number(match[1]) * UNIT_MS[match[2]!]!;
 }
 
 /** Reads what `wrk --latency` prints (wrk 4.x): requests, duration, percentiles, errors. */

@@ -7,6 +7,9 @@ import type { SessionRecord } from '../../src/session/types.js';
 const HOUR = 3_600_000;
 const USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 
+/** Token-sized filler (the sealed tokens' size is what matters to Redis, not their randomness). */
+const FILLER = randomToken(700);
+
 /** A session as a real sign-in at the demo IdP leaves it (same claims), with tokens of realistic size. */
 export function benchSession(i: number, id: string, now: number): SessionRecord {
   const sub = `user-${i}`;
@@ -14,7 +17,7 @@ export function benchSession(i: number, id: string, now: number): SessionRecord 
   return {
     handle: handleOf(id),
     user: { sub, email: claims.email as string, name: claims.name as string, groups: defaultGroups(sub), claims },
-    idpSid: randomToken(16),
+    idpSid: `${FILLER.slice(0, 16)}-${i}`,
     createdAt: now,
     lastSeenAt: now,
     expiresAt: now + 14 * HOUR,
@@ -24,9 +27,9 @@ export function benchSession(i: number, id: string, now: number): SessionRecord 
     version: 1,
     userAgent: USER_AGENT,
     tokens: {
-      accessToken: randomToken(600),
-      refreshToken: randomToken(32),
-      idToken: randomToken(700),
+      accessToken: `${FILLER.slice(0, 780)}.${i}`,
+      refreshToken: `${FILLER.slice(0, 43)}.${i}`,
+      idToken: `${FILLER.slice(0, 900)}.${i}`,
       tokenType: 'Bearer',
     },
   };
