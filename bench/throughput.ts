@@ -4,10 +4,11 @@ import { freePorts } from '../test/support/ports.js';
 import { startRedis, type RedisServer } from '../test/support/redis-server.js';
 import { gatewayClient, startTestIdp, type DemoIdp } from '../test/support/idp.js';
 import { startNodeChild, stopAll } from './lib/child.js';
+import { cpuSeconds } from './lib/cpu.js';
 import { machine } from './lib/machine.js';
 import type { BenchOptions } from './lib/options.js';
 import type { LoadResult, LoadTool } from './load/types.js';
-import { combineRounds } from './report/stats.js';
+import { combineRounds, median } from './report/stats.js';
 import { barChart } from './report/svg.js';
 import { startNginx } from './targets/nginx.js';
 import { checkReachesUpstream, signIn, startGatewayProcess } from './targets/gateway.js';
@@ -24,8 +25,13 @@ interface Target {
   label: string;
   group: 'baseline' | 'gateway';
   url: string;
+  /** the measured process (nginx: its master; the worker's CPU is counted with it) */
+  pid: number;
   headers?: Record<string, string>;
 }
+
+/** A round's figures plus the CPU the target process spent per request (µs), from /proc. */
+type Round = LoadResult & { cpuUsPerRequest: number };
 
 const BASELINES = ['http-proxy-3', 'undici', 'nginx'] as const;
 const ALL = ['upstream', 'nginx', 'undici', 'http-proxy-3', 'gateway-public', 'gateway-session-memory', 'gateway-session-redis'];
@@ -42,14 +48,14 @@ export async function runThroughput(options: BenchOptions, tool: LoadTool): Prom
     const upstream = await startNodeChild<{ url: string }>(new URL('./targets/upstream.js', import.meta.url));
     stoppers.push(upstream.child);
     const up = upstream.hello.url;
-    targets.push({ name: 'upstream', label: 'upstream alone', group: 'baseline', url: up });
+    targets.push({ name: 'upstream', label: 'upstream alone', group: 'baseline', url: up, pid: upstream.child.pid });
 
     if (wanted.has('nginx')) {
       const nginx = await startNginx(up);
       if ('skipped' in nginx) skipped.push({ name: 'nginx', reason: nginx.skipped });
       else {
         stoppers.push(nginx);
-        targets.push({ name: 'nginx', label: 'nginx, 1 worker', group: 'baseline', url: nginx.url });
+        targets.push({ name: 'nginx', label: 'nginx, 1 worker', group: 'baseline', url: nginx.url, pid: nginx.pid });
       }
     }
     for (const [name, script, label] of [
@@ -59,7 +65,7 @@ export async function runThroughput(options: BenchOptions, tool: LoadTool): Prom
       if (!wanted.has(name)) continue;
       const started = await startNodeChild<{ url: string }>(new URL(`./targets/${script}.js`, import.meta.url), [up]);
       stoppers.push(started.child);
-      targets.push({ name, label, group: 'baseline', url: started.hello.url });
+      targets.push({ name, label, group: 'baseline', url: started.hello.url, pid: started.child.pid });
     }
 
     const gateways = ['gateway-public', 'gateway-session-memory', 'gateway-session-redis'].filter((n) => wanted.has(n));
@@ -78,7 +84,7 @@ export async function runThroughput(options: BenchOptions, tool: LoadTool): Prom
           stoppers.push(gw);
           const headers = name === 'gateway-public' ? undefined : await signIn(gw.url, 'bench');
           const label = name === 'gateway-public' ? 'Portcullis, public route' : `Portcullis, signed in (${store.kind})`;
-          targets.push({ name, label, group: 'gateway', url: gw.url, ...(headers ? { headers } : {}) });
+          targets.push({ name, label, group: 'gateway', url: gw.url, pid: gw.pid, ...(headers ? { headers } : {}) });
         } catch (error) {
           skipped.push({ name, reason: (error as Error).message });
         }
@@ -107,11 +113,16 @@ export async function runThroughput(options: BenchOptions, tool: LoadTool): Prom
       ...(t.headers ? { headers: t.headers } : {}),
     });
     if (options.warmup > 0) for (const target of targets) await tool.run(spec(target, options.warmup));
-    const rounds = new Map<string, LoadResult[]>(targets.map((t) => [t.name, []]));
+    const measure = async (target: Target): Promise<Round> => {
+      const cpuBefore = cpuSeconds(target.pid);
+      const result = await tool.run(spec(target, options.seconds));
+      return { ...result, cpuUsPerRequest: ((cpuSeconds(target.pid) - cpuBefore) / Math.max(1, result.requests)) * 1e6 };
+    };
+    const rounds = new Map<string, Round[]>(targets.map((t) => [t.name, []]));
     for (let round = 0; round < options.rounds; round++) {
       // each round starts one target further on, so no target always runs right after another
       const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
-      for (const target of order) rounds.get(target.name)!.push(await tool.run(spec(target, options.seconds)));
+      for (const target of order) rounds.get(target.name)!.push(await measure(target));
       console.log(`  round ${round + 1}/${options.rounds} done`);
     }
     report(options, tool, targets, rounds, skipped);
@@ -126,28 +137,36 @@ function report(
   options: BenchOptions,
   tool: LoadTool,
   targets: Target[],
-  rounds: Map<string, LoadResult[]>,
+  rounds: Map<string, Round[]>,
   skipped: Array<{ name: string; reason: string }>,
 ): void {
-  const rows = targets.map((t) => ({ name: t.name, label: t.label, group: t.group, ...combineRounds(rounds.get(t.name)!), rounds: rounds.get(t.name)! }));
+  const rows = targets.map((t) => {
+    const list = rounds.get(t.name)!;
+    return { name: t.name, label: t.label, group: t.group, ...combineRounds(list), cpuUsPerRequest: median(list.map((r) => r.cpuUsPerRequest)), rounds: list };
+  });
   const byName = new Map(rows.map((r) => [r.name, r]));
   const width = Math.max(...rows.map((r) => r.label.length), 10) + 2;
-  console.log(`\n${'target'.padEnd(width)}${'req/s'.padStart(10)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'errors'.padStart(8)}`);
+  console.log(`\n${'target'.padEnd(width)}${'req/s'.padStart(10)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'CPU µs/req'.padStart(12)}${'errors'.padStart(8)}`);
   for (const r of rows) {
-    console.log(`${r.label.padEnd(width)}${r.rps.toFixed(0).padStart(10)}${r.p50.toFixed(2).padStart(9)}${r.p99.toFixed(2).padStart(9)}${String(r.errors).padStart(8)}`);
+    console.log(
+      `${r.label.padEnd(width)}${r.rps.toFixed(0).padStart(10)}${r.p50.toFixed(2).padStart(9)}${r.p99.toFixed(2).padStart(9)}` +
+        `${r.cpuUsPerRequest.toFixed(1).padStart(12)}${String(r.errors).padStart(8)}`,
+    );
   }
   const ratios = rows
     .filter((r) => r.group === 'gateway')
     .flatMap((r) =>
       BASELINES.filter((b) => byName.has(b)).map((b) => {
         const base = byName.get(b)!;
-        return { target: r.name, vs: b, rps: r.rps / base.rps, p99DeltaMs: r.p99 - base.p99 };
+        return { target: r.name, vs: b, rps: r.rps / base.rps, p99DeltaMs: r.p99 - base.p99, cpuPerRequest: r.cpuUsPerRequest / base.cpuUsPerRequest };
       }),
     );
   console.log('');
   for (const r of rows.filter((row) => row.group === 'gateway')) {
     const mine = ratios.filter((x) => x.target === r.name);
-    const parts = mine.map((x) => `${x.rps.toFixed(2)}× ${x.vs} (p99 ${x.p99DeltaMs >= 0 ? '+' : ''}${x.p99DeltaMs.toFixed(2)} ms)`);
+    const parts = mine.map(
+      (x) => `${x.rps.toFixed(2)}× ${x.vs} (p99 ${x.p99DeltaMs >= 0 ? '+' : ''}${x.p99DeltaMs.toFixed(2)} ms, CPU/req ${x.cpuPerRequest.toFixed(2)}×)`,
+    );
     console.log(`${r.name}: ${parts.join(', ')}`);
     if (r.errors > 0) console.log(`  note: ${r.errors} answers were errors (non-2xx or socket errors)`);
   }
