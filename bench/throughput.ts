@@ -187,8 +187,14 @@ function report(
   const k = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0));
   const svg = barChart(
     'Portcullis request path: req/s (higher is better)',
-    `${tool.describe} -c${options.connections}, median of ${options.rounds}×${options.seconds}s, ${result.machine.cpus} cores, Node ${process.version}, ${date.slice(0, 10)}`,
-    rows.map((r) => ({ label: r.label, value: r.rps, group: r.group, note: `${k(r.rps)} req/s · p99 ${r.p99.toFixed(1)} ms` })),
+    `${tool.describe} -c${options.connections}, median of ${options.rounds}×${options.seconds}s, ${result.machine.cpus} cores ` +
+      `(load avg ${result.machine.loadAverage1m}), Node ${process.version}, ${date.slice(0, 10)}`,
+    rows.map((r) => ({
+      label: r.label,
+      value: r.rps,
+      group: r.group,
+      note: `${k(r.rps)} req/s · p99 ${r.p99.toFixed(1)} ms · ${r.cpuUsPerRequest.toFixed(0)} µs CPU/req`,
+    })),
   );
   writeFileSync(join(options.out, 'latest.svg'), svg);
   console.log(`\nwrote ${join(options.out, 'latest.json')} and latest.svg`);

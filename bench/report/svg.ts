@@ -15,9 +15,9 @@ export function escapeXml(text: string): string {
 }
 
 export function barChart(title: string, subtitle: string, bars: Bar[]): string {
-  const width = 860;
+  const width = 940;
   const labelWidth = 210;
-  const noteWidth = 230;
+  const noteWidth = 320;
   const rowHeight = 30;
   const top = 62;
   const plotWidth = width - labelWidth - noteWidth - 20;
