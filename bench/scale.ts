@@ -26,6 +26,8 @@ import { gatewayConfig, type GatewaySpec } from './targets/gateway.js';
 interface ReplicaReport {
   resyncMs: number;
   readyMs: number;
+  /** CPU the replica spent from creating the gateway until ready */
+  startCpuMs: number;
   heapUsed: number;
   heapBefore: number;
   rss: number;
@@ -70,7 +72,7 @@ export async function runScale(options: BenchOptions, tool: LoadTool): Promise<v
 
     // 1. sessions into Redis, through the store's own code
     const keep = options.logouts + 1;
-    const seed = await startNodeChild<{ seconds: number; sessions: number; keep: SeededSession[] }>(
+    const seed = await startNodeChild<{ seconds: number; cpuSeconds: number; sessions: number; keep: SeededSession[] }>(
       new URL('./scale/seed.js', import.meta.url),
       [JSON.stringify({ spec: spec(0, PREFIX), count: options.sessions, keep })],
       { nodeArgs: ['--max-old-space-size=8192'], timeoutMs: 3_600_000 },
@@ -80,7 +82,7 @@ export async function runScale(options: BenchOptions, tool: LoadTool): Promise<v
     const redisBytes = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN);
     console.log(
       `  wrote ${seed.hello.sessions.toLocaleString('en')} sessions in ${seed.hello.seconds.toFixed(1)}s ` +
-        `(${(seed.hello.sessions / seed.hello.seconds).toFixed(0)}/s); Redis holds ${(redisBytes / MB).toFixed(0)} MB`,
+        `(${(seed.hello.sessions / seed.hello.seconds).toFixed(0)}/s, writer CPU ${seed.hello.cpuSeconds.toFixed(1)}s); Redis holds ${(redisBytes / MB).toFixed(0)} MB`,
     );
 
     // 2. replicas, cold: one on an empty prefix (what a replica costs with no sessions), then two on the sessions
@@ -99,10 +101,10 @@ export async function runScale(options: BenchOptions, tool: LoadTool): Promise<v
     const b = await startReplica(1, PREFIX);
     const perSession = (r: ReplicaReport) => (r.heapUsed - empty.report.heapUsed) / (r.sessionsActive ?? options.sessions);
     const line = (name: string, r: ReplicaReport) =>
-      `  ${name.padEnd(22)}${`${r.resyncMs.toFixed(0)} ms`.padStart(11)}${`${r.readyMs.toFixed(0)} ms`.padStart(10)}` +
+      `  ${name.padEnd(24)}${`${r.resyncMs.toFixed(0)} ms`.padStart(11)}${`${r.readyMs.toFixed(0)} ms`.padStart(10)}${`${r.startCpuMs.toFixed(0)} ms`.padStart(11)}` +
       `${`${(r.heapUsed / MB).toFixed(1)} MB`.padStart(11)}${`${(r.rss / MB).toFixed(0)} MB`.padStart(9)}${`${r.idleCpuPercent.toFixed(2)} %`.padStart(10)}` +
       `${String(r.sessionsActive ?? '?').padStart(10)}`;
-    console.log(`\n  ${'replica'.padEnd(22)}${'resync'.padStart(11)}${'ready'.padStart(10)}${'heap'.padStart(11)}${'RSS'.padStart(9)}${'idle CPU'.padStart(10)}${'mirrored'.padStart(10)}`);
+    console.log(`\n  ${'replica'.padEnd(24)}${'resync'.padStart(11)}${'ready'.padStart(10)}${'start CPU'.padStart(11)}${'heap'.padStart(11)}${'RSS'.padStart(9)}${'idle CPU'.padStart(10)}${'mirrored'.padStart(10)}`);
     console.log(line('empty prefix (baseline)', empty.report));
     console.log(line('replica A (cold)', a.report));
     console.log(line('replica B (cold)', b.report));
@@ -140,7 +142,7 @@ export async function runScale(options: BenchOptions, tool: LoadTool): Promise<v
       machine: machine(),
       tool: tool.describe,
       sessions: options.sessions,
-      seed: { seconds: seed.hello.seconds, perSecond: seed.hello.sessions / seed.hello.seconds, redisUsedMemoryBytes: redisBytes },
+      seed: { seconds: seed.hello.seconds, cpuSeconds: seed.hello.cpuSeconds, perSecond: seed.hello.sessions / seed.hello.seconds, redisUsedMemoryBytes: redisBytes },
       replicas: { empty: empty.report, a: a.report, b: b.report },
       heapPerMirroredSessionBytes: { a: perSession(a.report), b: perSession(b.report) },
       propagation,
