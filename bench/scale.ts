@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseConfig } from '../src/config/index.js';
@@ -44,6 +45,7 @@ export async function runScale(options: BenchOptions, tool: LoadTool): Promise<v
   let redis: RedisServer | undefined;
   let idp: DemoIdp | undefined;
   let observer: SessionStore | undefined;
+  const loadAtStart = Number(loadavg()[0]!.toFixed(2));
   try {
     redis = await startRedis();
     const upstream = await startNodeChild<{ url: string }>(new URL('./targets/upstream.js', import.meta.url));
@@ -139,7 +141,7 @@ export async function runScale(options: BenchOptions, tool: LoadTool): Promise<v
     const result = {
       kind: 'scale',
       date: new Date().toISOString(),
-      machine: machine(),
+      machine: { ...machine(), loadAverage1mAtStart: loadAtStart },
       tool: tool.describe,
       sessions: options.sessions,
       seed: { seconds: seed.hello.seconds, cpuSeconds: seed.hello.cpuSeconds, perSecond: seed.hello.sessions / seed.hello.seconds, redisUsedMemoryBytes: redisBytes },

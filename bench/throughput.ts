@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { freePorts } from '../test/support/ports.js';
 import { startRedis, type RedisServer } from '../test/support/redis-server.js';
@@ -44,6 +45,7 @@ export async function runThroughput(options: BenchOptions, tool: LoadTool): Prom
   const skipped: Array<{ name: string; reason: string }> = [];
   let redis: RedisServer | undefined;
   let idp: DemoIdp | undefined;
+  const loadAtStart = Number(loadavg()[0]!.toFixed(2));
   try {
     const upstream = await startNodeChild<{ url: string }>(new URL('./targets/upstream.js', import.meta.url));
     stoppers.push(upstream.child);
@@ -125,7 +127,7 @@ export async function runThroughput(options: BenchOptions, tool: LoadTool): Prom
       for (const target of order) rounds.get(target.name)!.push(await measure(target));
       console.log(`  round ${round + 1}/${options.rounds} done`);
     }
-    report(options, tool, targets, rounds, skipped);
+    report(options, tool, targets, rounds, skipped, loadAtStart);
   } finally {
     await stopAll(stoppers);
     await idp?.close();
@@ -139,6 +141,7 @@ function report(
   targets: Target[],
   rounds: Map<string, Round[]>,
   skipped: Array<{ name: string; reason: string }>,
+  loadAtStart: number,
 ): void {
   const rows = targets.map((t) => {
     const list = rounds.get(t.name)!;
@@ -175,7 +178,7 @@ function report(
   const result = {
     kind: 'throughput',
     date,
-    machine: machine(),
+    machine: { ...machine(), loadAverage1mAtStart: loadAtStart },
     tool: tool.describe,
     options: { seconds: options.seconds, warmup: options.warmup, rounds: options.rounds, connections: options.connections, path: options.path },
     targets: rows,
