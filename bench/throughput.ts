@@ -50,7 +50,7 @@ export async function runThroughput(options: BenchOptions, tool: LoadTool): Prom
     const upstream = await startNodeChild<{ url: string }>(new URL('./targets/upstream.js', import.meta.url));
     stoppers.push(upstream.child);
     const up = upstream.hello.url;
-    targets.push({ name: 'upstream', label: 'upstream alone', group: 'baseline', url: up, pid: upstream.child.pid });
+    if (wanted.has('upstream')) targets.push({ name: 'upstream', label: 'upstream alone', group: 'baseline', url: up, pid: upstream.child.pid });
 
     if (wanted.has('nginx')) {
       const nginx = await startNginx(up);

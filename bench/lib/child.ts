@@ -75,27 +75,6 @@ export async function startNodeChild<T>(
   }
 }
 
-/** Resolves on the next stdout line of a child, parsed as JSON. */
-export function nextLine<T>(child: Child, timeoutMs = 600_000): Promise<T> {
-  const lines = createInterface({ input: child.proc.stdout! });
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no answer from child')), timeoutMs);
-    lines.once('line', (line) => {
-      clearTimeout(timer);
-      lines.close();
-      try {
-        resolve(JSON.parse(line) as T);
-      } catch {
-        reject(new Error(`child said ${line}`));
-      }
-    });
-    child.proc.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`child exited (${code ?? signal})`));
-    });
-  });
-}
-
 /** Stops every child of a target list, in reverse order, even when one of them fails to stop. */
 export async function stopAll(children: Array<{ stop(): Promise<void> } | undefined>): Promise<void> {
   for (const child of [...children].reverse()) await child?.stop().catch(() => undefined);
