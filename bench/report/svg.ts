@@ -15,8 +15,8 @@ export function escapeXml(text: string): string {
 }
 
 export function barChart(title: string, subtitle: string, bars: Bar[]): string {
-  const width = 940;
-  const labelWidth = 210;
+  const width = 960;
+  const labelWidth = 230;
   const noteWidth = 320;
   const rowHeight = 30;
   const top = 62;
