@@ -36,6 +36,7 @@ type Name = (typeof NUMBERS)[number] | (typeof STRINGS)[number];
 export const USAGE = `usage: npm run bench [-- scale] [--seconds N] [--warmup N] [--rounds N] [--connections N]
                  [--tool wrk|autocannon] [--targets a,b] [--path /bench] [--out DIR]
        scale mode: [--sessions N] [--logouts N] [--idle-seconds N] [--load-connections N]
+targets: upstream, nginx, undici, http-proxy-3, gateway-public, gateway-session-memory, gateway-session-redis
 Each option can also be set as BENCH_<NAME> (e.g. BENCH_SECONDS=10, BENCH_LOAD_CONNECTIONS=4).`;
 
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions {
