@@ -19,6 +19,10 @@ export interface RequestContext {
   readonly clientIp: string;
   /** the route label for metrics, set once a route matched */
   routeId?: string;
+  /** the signed-in user's `sub`, set once a session was admitted (for the access log) */
+  user?: string;
+  /** ms from dispatching to the upstream until its response headers arrived (for the access log) */
+  upstreamMs?: number;
 }
 
 /** Browsers get pages and redirects; API clients get JSON and 401. */

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeader, ServerRe
 import { PassThrough, type Duplex } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
+import type { RequestContext } from '../http/context.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { CompiledRoute } from '../routes/types.js';
@@ -17,6 +18,8 @@ export interface ForwardTarget {
   path: string;
   /** from buildUpstreamHeaders: already cleaned and carrying the identity */
   headers: UpstreamHeaders;
+  /** the request's context: the forwarder notes the upstream's response time on it */
+  ctx?: RequestContext;
 }
 
 export interface Forwarder {
@@ -64,6 +67,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** writing the upstream's status/headers failed: the upstream's answer was malformed */
   headError = false;
   private draining = false;
+  readonly dispatchedAt = performance.now();
 
   constructor(
     readonly req: IncomingMessage,
@@ -73,6 +77,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     readonly isGatewayCookie: ((name: string) => boolean) | undefined,
     readonly fail: (exchange: Exchange, error: unknown) => GatewayError | undefined,
     readonly settle: Settle,
+    readonly ctx: RequestContext | undefined,
   ) {}
 
   readonly onClientClose = (): void => {
@@ -94,6 +99,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     const res = this.res;
+    if (this.ctx) this.ctx.upstreamMs = performance.now() - this.dispatchedAt;
     try {
       const out = filterResponseHeaders(headers);
       let upstreamCookies = out['set-cookie'];
@@ -181,7 +187,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       headers = rest;
     }
     return new Promise<void>((resolve, reject) => {
-      const exchange = new Exchange(req, res, route, body, isGatewayCookie, failure, (error) => (error ? reject(error) : resolve()));
+      const exchange = new Exchange(req, res, route, body, isGatewayCookie, failure, (error) => (error ? reject(error) : resolve()), target.ctx);
       res.once('close', exchange.onClientClose);
       agent.dispatch(
         {

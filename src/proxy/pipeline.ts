@@ -150,12 +150,16 @@ export function createPipeline(deps: PipelineDeps) {
     }
     const session = access.kind === 'session' ? access.session : undefined;
     const path = upstreamPath(route, ctx);
-    if (session) authorize(route, session, req, ctx, path);
+    if (session) {
+      ctx.user = session.user.sub;
+      authorize(route, session, req, ctx, path);
+    }
     const minted = assertionFor(route, session);
     const assertion = typeof minted === 'object' ? await minted : minted;
     if (access.kind === 'session' && access.setCookie) res.appendHeader('Set-Cookie', access.setCookie);
     await deps.forwarder.forward(req, res, {
       route,
+      ctx,
       path: `${path}${ctx.search}`,
       headers: headersFor(req, ctx, route, session, assertion),
     });
@@ -169,7 +173,10 @@ export function createPipeline(deps: PipelineDeps) {
     if (access.kind === 'none') throw unauthenticated(access);
     const session = access.kind === 'session' ? access.session : undefined;
     const path = upstreamPath(route, ctx);
-    if (session) authorize(route, session, req, ctx, path);
+    if (session) {
+      ctx.user = session.user.sub;
+      authorize(route, session, req, ctx, path);
+    }
     const minted = assertionFor(route, session);
     const assertion = typeof minted === 'object' ? await minted : minted;
     deps.forwarder.upgrade(req, socket, head, {

@@ -28,15 +28,47 @@ const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthor
 export function createProxyServer(deps: ProxyServerDeps): Server {
   const { logger, metrics } = deps;
 
+  // labelled children are looked up once per label set, not hashed from label objects per request
+  // (routes come from config and node's parser knows a fixed list of methods: both bounded)
+  const requestCounters = new Map<string, { inc(): void }>();
+  const durationByRoute = new Map<string, { observe(value: number): void }>();
+
+  function count(route: string, method: string, code: number, seconds: number): void {
+    const key = `${route}\u0000${method}\u0000${code}`;
+    let counter = requestCounters.get(key);
+    if (!counter) {
+      counter = metrics.httpRequests.labels({ route, method, code: String(code) });
+      requestCounters.set(key, counter);
+    }
+    counter.inc();
+    let histogram = durationByRoute.get(route);
+    if (!histogram) {
+      histogram = metrics.httpDuration.labels({ route });
+      durationByRoute.set(route, histogram);
+    }
+    histogram.observe(seconds);
+  }
+
   function observe(res: ServerResponse, ctx: RequestContext, method: string): void {
     res.once('finish', () => {
       const route = ctx.routeId ?? (isPortalPath(ctx.path) ? 'portal' : 'none');
       const seconds = (performance.now() - ctx.startedAt) / 1000;
-      metrics.httpRequests.inc({ route, method, code: String(res.statusCode) });
-      metrics.httpDuration.observe({ route }, seconds);
+      count(route, method, res.statusCode, seconds);
       // the access log: path without the query string, which may carry secrets
       if (logger.isLevelEnabled('info')) {
-        logger.info({ reqId: ctx.id, method, path: ctx.path, status: res.statusCode, route, ms: Math.round(seconds * 1000) }, 'request');
+        logger.info(
+          {
+            reqId: ctx.id,
+            route,
+            method,
+            path: ctx.path,
+            status: res.statusCode,
+            ms: Math.round(seconds * 1000),
+            ...(ctx.upstreamMs === undefined ? {} : { upstreamMs: Math.round(ctx.upstreamMs) }),
+            ...(ctx.user === undefined ? {} : { user: ctx.user }),
+          },
+          'request',
+        );
       }
     });
   }

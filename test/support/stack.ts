@@ -31,6 +31,8 @@ export interface StackOptions {
   /** leave the IdP stopped (readiness tests start it later with `startIdp`) */
   idpDown?: boolean;
   logLevel?: string;
+  /** where the gateways' logs go (stdout when absent) */
+  logDestination?: { write(line: string): unknown };
   /** the gateways' clock (tests move time to exercise idle and absolute expiry) */
   clock?: Clock;
 }
@@ -98,7 +100,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       };
       const config = parseConfig(raw, { baseDir: FIXTURES, env: process.env });
       const gateway = createGateway(config, {
-        logger: createLogger({ level: config.log.level, name: `gw${i}` }),
+        logger: createLogger({ level: config.log.level, name: `gw${i}`, ...(options.logDestination ? { destination: options.logDestination } : {}) }),
         replicaId: `replica-${i}`,
         ...(options.clock ? { clock: options.clock } : {}),
         oidc: { discoveryRetryInitialMs: 100, discoveryRetryMaxMs: 500 },
