@@ -22,6 +22,7 @@ export async function startForwarderProxy(upstream: string): Promise<{ url: stri
     port: 0,
     pathPrefix: '',
     to,
+    basePath: '',
     audience: to.origin,
     public: true,
     preserveHost: false,

@@ -55,19 +55,21 @@ export function parseConfig(raw: unknown, opts: ParseConfigOptions): Config {
   const policiesDir = typeof dirSetting === 'string' && dirSetting !== '' ? dirSetting : DEFAULT_POLICIES_DIR;
   let policies: PolicyDocument[] = [];
   let policyNames: ReadonlySet<string> | undefined;
+  let policyFiles: ReadonlyMap<string, string> = new Map();
   if (dirSetting === undefined || policiesDir === dirSetting) {
     const policyIssues: ConfigIssue[] = [];
     const loaded = loadPolicies({ dir: policiesDir, baseDir: opts.baseDir, env: opts.env, readFile, listDir }, policyIssues);
     if (loaded.ok) {
       policies = loaded.policies;
       policyNames = loaded.names;
+      policyFiles = loaded.files;
     }
     // a missing default directory only matters when some route names a policy
     const needed = dirSetting !== undefined || routesNamePolicy(document['routes']);
     if (loaded.ok || !loaded.missing || needed) issues.push(...policyIssues);
   }
 
-  issues.push(...semanticIssues({ raw: resolved, policyNames, policiesDir }));
+  issues.push(...semanticIssues({ raw: resolved, policyNames, policiesDir, policies, policyFiles }));
   if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
   return deepFreeze({ ...parsed.data, baseDir: opts.baseDir, policies });
 }

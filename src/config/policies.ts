@@ -17,7 +17,7 @@ export interface PolicySource {
 
 export type PoliciesResult =
   /** names: every policy name seen, including those of files with problems */
-  | { ok: true; policies: PolicyDocument[]; names: Set<string> }
+  | { ok: true; policies: PolicyDocument[]; names: Set<string>; files: Map<string, string> }
   /** the directory itself could not be read (issues say why) */
   | { ok: false; missing: boolean };
 
@@ -77,7 +77,7 @@ export function loadPolicies(source: PolicySource, issues: ConfigIssue[]): Polic
     firstFileByName.set(parsed.data.name, label);
     policies.push(parsed.data);
   }
-  return { ok: true, policies, names };
+  return { ok: true, policies, names, files: firstFileByName };
 }
 
 export const nodePolicyFs = {

@@ -2,6 +2,8 @@ import type { z } from 'zod';
 import type { ConfigIssue } from '../errors.js';
 import { isPlainObject } from './resolve-values.js';
 import { parseRouteFrom, routeFromKey } from './route-from.js';
+import { canonicalPathPrefix, pathHasPrefix } from '../lib/path.js';
+import type { PolicyDocument, PolicyRule } from './policy-schema.js';
 import { configSchema } from './schema.js';
 
 /**
@@ -17,6 +19,9 @@ export interface SemanticInput {
   policyNames: ReadonlySet<string> | undefined;
   /** policies_dir as written, for messages */
   policiesDir: string;
+  /** the policies that loaded without problems, and the file each came from (for key paths) */
+  policies?: readonly PolicyDocument[];
+  policyFiles?: ReadonlyMap<string, string>;
 }
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
@@ -86,6 +91,57 @@ function checkRoutes(raw: Record<string, unknown>, input: SemanticInput, issues:
   });
 }
 
+/** Every path_prefix value in a policy, with its key path (`deny[0].path_prefix[1]`). */
+function pathRules(document: PolicyDocument): Array<{ key: string; prefix: string }> {
+  const found: Array<{ key: string; prefix: string }> = [];
+  const visit = (rule: PolicyRule, at: string): void => {
+    const value = rule.path_prefix;
+    if (typeof value === 'string') found.push({ key: `${at}.path_prefix`, prefix: value });
+    else value?.forEach((prefix, i) => found.push({ key: `${at}.path_prefix[${i}]`, prefix }));
+    rule.and?.forEach((child, i) => visit(child, `${at}.and[${i}]`));
+    rule.or?.forEach((child, i) => visit(child, `${at}.or[${i}]`));
+    if (rule.not !== undefined) visit(rule.not, `${at}.not`);
+  };
+  document.allow.forEach((rule, i) => visit(rule, `allow[${i}]`));
+  document.deny.forEach((rule, i) => visit(rule, `deny[${i}]`));
+  return found;
+}
+
+/**
+ * Policies judge the path the upstream receives: route.to's path, then the request path less
+ * the route prefix when strip_prefix is on. A path rule outside every path a route can forward
+ * can never match there, which is always a mistake (a deny that never fires), so it is refused
+ * with the spelling that would match.
+ */
+function checkPathRules(raw: Record<string, unknown>, input: SemanticInput, issues: ConfigIssue[]): void {
+  const routes = raw['routes'];
+  if (!Array.isArray(routes) || !input.policies) return;
+  const byName = new Map(input.policies.map((p) => [p.name, p]));
+  routes.forEach((route: unknown, index) => {
+    if (!isPlainObject(route) || route['public'] === true || typeof route['policy'] !== 'string') return;
+    const document = byName.get(route['policy']);
+    const from = typeof route['from'] === 'string' ? parseRouteFrom(route['from']) : undefined;
+    if (!document || !from?.ok || typeof route['to'] !== 'string' || !URL.canParse(route['to'])) return;
+    const base = new URL(route['to']).pathname.replace(/\/$/, '');
+    const strip = route['strip_prefix'] === true;
+    // every path this route forwards lies under `space`
+    const space = canonicalPathPrefix(strip ? base || '/' : `${base}${from.value.pathPrefix}` || '/') ?? '';
+    if (space === '') return;
+    const file = input.policyFiles?.get(document.name) ?? `${input.policiesDir}/${document.name}`;
+    for (const rule of pathRules(document)) {
+      const prefix = canonicalPathPrefix(rule.prefix);
+      if (prefix === undefined || pathHasPrefix(prefix, space) || pathHasPrefix(space, prefix)) continue;
+      const stripped = strip ? ` (strip_prefix removes "${from.value.pathPrefix}")` : '';
+      issues.push({
+        path: `${file}: ${rule.key}`,
+        message:
+          `"${rule.prefix}" can never match on routes[${index}] (${route['from']}), whose upstream receives only paths under ` +
+          `"${space}"${stripped}; path rules judge the path the upstream receives — write "${space}${prefix}"`,
+      });
+    }
+  });
+}
+
 /** Browsers treat loopback as a secure context and keep Secure cookies there. */
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -96,6 +152,7 @@ export function semanticIssues(input: SemanticInput): ConfigIssue[] {
   if (!isPlainObject(input.raw)) return issues;
   const raw = input.raw;
   checkRoutes(raw, input, issues);
+  checkPathRules(raw, input, issues);
 
   const listen = field(raw, 'server', 'listen');
   const adminListen = field(raw, 'server', 'admin_listen');

@@ -39,10 +39,10 @@ export function readCookie(header: string | undefined, name: string): string | u
 }
 
 /**
- * Removes one cookie by name from a Cookie header, keeping the others byte for byte.
+ * Removes the cookies whose name `drop` selects from a Cookie header, keeping the others.
  * Returns undefined when nothing is left.
  */
-export function stripCookie(header: string, name: string): string | undefined {
+export function stripCookies(header: string, drop: (name: string) => boolean): string | undefined {
   const kept = header
     .split(';')
     .map((part) => part.trim())
@@ -50,9 +50,35 @@ export function stripCookie(header: string, name: string): string | undefined {
       if (!part) return false;
       const eq = part.indexOf('=');
       const key = (eq === -1 ? part : part.slice(0, eq)).trim();
-      return key !== name;
+      return !drop(key);
     });
   return kept.length ? kept.join('; ') : undefined;
+}
+
+/** Removes one cookie by name from a Cookie header (see stripCookies). */
+export function stripCookie(header: string, name: string): string | undefined {
+  return stripCookies(header, (key) => key === name);
+}
+
+/**
+ * The gateway's cookie namespace: the session cookie `<name>` and every `<name>_…` (sign-in
+ * transactions). Upstreams never see these and may never set them.
+ */
+export function createCookieNamespace(cookieName: string): (name: string) => boolean {
+  const prefix = `${cookieName}_`;
+  return (name) => name === cookieName || name.startsWith(prefix);
+}
+
+/**
+ * The name a browser stores for a Set-Cookie value (RFC 6265 §5.2; what browsers do): the pair
+ * ends at the first ";", the name at the first "=", whitespace around it is dropped, and a pair
+ * without "=" is a cookie with an empty name.
+ */
+export function setCookieName(setCookie: string): string {
+  const semi = setCookie.indexOf(';');
+  const pair = semi === -1 ? setCookie : setCookie.slice(0, semi);
+  const eq = pair.indexOf('=');
+  return eq === -1 ? '' : pair.slice(0, eq).trim();
 }
 
 const VALUE_OK = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*$/;

@@ -8,7 +8,16 @@
  * - backslashes, raw or `%5C` (some servers treat `\` as `/`; browsers never send a raw one);
  * - encoded slashes `%2F` (an upstream that decodes them sees `/admin/x` where we saw one segment
  *   `admin%2Fx`, which a deny on `/admin` would not cover);
- * - dot segments carrying path parameters (`..;`, `.;`), which Tomcat-style servers resolve as `..`.
+ * - dot segments carrying path parameters (`..;`, `.;`), which Tomcat-style servers resolve as `..`;
+ * - path parameters (`;`) in any segment but the last: Tomcat and Spring read `/docs;x/secret` as
+ *   `/docs/secret`, Express and `new URL()` as a segment `docs;x`. In the last segment they are
+ *   harmless (`pathHasPrefix` treats `;` as a boundary), and Tomcat's `;jsessionid=` lives there;
+ * - encoded control characters (`%00`–`%1F`, `%7F`), which some servers trim or split on.
+ * A raw `#` never reaches here: the request target is refused before (a fragment is not part of
+ * a request target, RFC 9112 §3.2, and parseurl or `new URL()` would cut the path at it).
+ *
+ * Letter case is kept (most upstreams are case-sensitive); `caseConfusable` finds the paths that a
+ * case-insensitive upstream would read as a configured prefix that we did not match.
  */
 
 const HEX = '0123456789ABCDEF';
@@ -40,11 +49,14 @@ function hexValue(code: number): number {
 export function normalizePath(rawPath: string): string | undefined {
   if (rawPath.charCodeAt(0) !== 0x2f) return undefined;
   const length = rawPath.length;
+  let parameter = false;
   for (let i = 0; i < length; i++) {
     const c = rawPath.charCodeAt(i);
     if (c === 0x25) return slowNormalize(rawPath);
-    if (c === 0x5c || c === 0) return undefined;
-    if (c === 0x2f) {
+    if (c === 0x5c || c === 0 || c === 0x23) return undefined;
+    if (c === 0x3b) parameter = true;
+    else if (c === 0x2f) {
+      if (parameter) return undefined;
       const next = rawPath.charCodeAt(i + 1);
       if (next === 0x2f || next === 0x2e) return slowNormalize(rawPath);
     }
@@ -67,6 +79,8 @@ function slowNormalize(rawPath: string): string | undefined {
       continue;
     }
     if (segment.startsWith('..;') || segment.startsWith('.;')) return undefined;
+    // a parameter is allowed in the last segment only (see the file comment)
+    if (i < parts.length - 1 && segment.includes(';')) return undefined;
     out.push(segment);
   }
   const last = parts[parts.length - 1];
@@ -80,13 +94,13 @@ function decodeUnreserved(rawPath: string): string | undefined {
   let copiedUpTo = 0;
   for (let i = 0; i < rawPath.length; i++) {
     const c = rawPath.charCodeAt(i);
-    if (c === 0 || c === 0x5c) return undefined;
+    if (c === 0 || c === 0x5c || c === 0x23) return undefined;
     if (c !== 0x25) continue;
     const hi = hexValue(rawPath.charCodeAt(i + 1));
     const lo = hexValue(rawPath.charCodeAt(i + 2));
     if (hi < 0 || lo < 0) return undefined;
     const byte = hi * 16 + lo;
-    if (byte === 0 || byte === 0x2f || byte === 0x5c) return undefined;
+    if (byte < 0x20 || byte === 0x7f || byte === 0x2f || byte === 0x5c) return undefined;
     result += rawPath.slice(copiedUpTo, i);
     result += UNRESERVED[byte] === true ? String.fromCharCode(byte) : '%' + HEX[hi]! + HEX[lo]!;
     i += 2;
@@ -116,4 +130,68 @@ export function canonicalPathPrefix(prefix: string): string | undefined {
   const normalized = normalizePath(prefix);
   if (normalized === undefined) return undefined;
   return normalized.endsWith('/') ? normalized.slice(0, -1) : normalized;
+}
+
+/**
+ * The path as a case-insensitive upstream compares it: one percent-decoding (UTF-8) and Unicode
+ * case folding through upper then lower case, so `ſ` (long s) and the Kelvin sign fold like the
+ * ASCII letters that .NET's ToUpperInvariant and JavaScript's toLowerCase map them to.
+ */
+export function foldCase(path: string): string {
+  let plainAscii = true;
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c === 0x25 || c > 0x7e) {
+      plainAscii = false;
+      break;
+    }
+  }
+  if (plainAscii) return path.toLowerCase();
+  let decoded = path;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    // not UTF-8 once decoded: compare the escapes themselves
+  }
+  return decoded.toUpperCase().toLowerCase();
+}
+
+/** Answers "would a case-insensitive upstream read this path as under one of these prefixes?" */
+export interface CaseGuard {
+  /**
+   * True when `path` is not under some prefix but a case-insensitive upstream (Express and
+   * ASP.NET route that way by default) would read it as under it: `/docs/SECRET/k` against
+   * `/docs/secret`. Such a path is refused: it would be routed or judged as another path than
+   * the one the upstream serves.
+   */
+  confusable(path: string): boolean;
+}
+
+const NEVER_CONFUSED: CaseGuard = Object.freeze({ confusable: () => false });
+
+/** `prefixes` are canonical (see canonicalPathPrefix); "" and "/" cover everything and never confuse. */
+export function createCaseGuard(prefixes: Iterable<string>): CaseGuard {
+  const entries = [...new Set(prefixes)].filter((p) => p.length > 1).map((prefix) => ({ prefix, folded: foldCase(prefix) }));
+  if (entries.length === 0) return NEVER_CONFUSED;
+  // a lower-case ASCII path folds to itself; it can only confuse a prefix that does not
+  const prefixFoldsDiffer = entries.some((e) => e.folded !== e.prefix);
+  return Object.freeze({
+    confusable(path: string): boolean {
+      if (!prefixFoldsDiffer && !mayFoldDifferently(path)) return false;
+      const folded = foldCase(path);
+      for (const { prefix, folded: foldedPrefix } of entries) {
+        if (pathHasPrefix(folded, foldedPrefix) && !pathHasPrefix(path, prefix)) return true;
+      }
+      return false;
+    },
+  });
+}
+
+/** Cheap test for the hot path: upper-case ASCII, an escape, or non-ASCII. */
+function mayFoldDifferently(path: string): boolean {
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if ((c >= 0x41 && c <= 0x5a) || c === 0x25 || c > 0x7e) return true;
+  }
+  return false;
 }

@@ -21,4 +21,9 @@ export interface Decision {
 export interface Policy {
   readonly name: string;
   evaluate(subject: Subject, request: RequestFacts): Decision;
+  /**
+   * True when a case-insensitive upstream would read `path` as under one of this policy's
+   * path_prefix rules that it does not match exactly: the request is refused, not judged.
+   */
+  caseConfusable(path: string): boolean;
 }

@@ -6,7 +6,8 @@ import { GatewayError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { CompiledRoute } from '../routes/types.js';
-import { filterResponseHeaders, type UpstreamHeaders } from './headers.js';
+import { createCookieNamespace } from '../http/cookies.js';
+import { filterResponseHeaders, withoutGatewayCookies, type UpstreamHeaders } from './headers.js';
 import { createUpgrader } from './upgrade.js';
 import { classifyUpstreamError, errorCode } from './upstream-errors.js';
 
@@ -39,7 +40,7 @@ export interface ForwarderDeps {
   connectionsPerOrigin?: number;
   /** TCP/TLS connect timeout in ms (default 10s), reported as a 502 */
   connectTimeoutMs?: number;
-  /** the gateway's own cookie: an upstream may never set (or delete) it */
+  /** the gateway's own cookie: an upstream may never set (or delete) it or any in its namespace */
   reservedCookieName?: string;
 }
 
@@ -55,8 +56,8 @@ class Exchange extends EventEmitter {
   headError?: unknown;
   constructor(
     readonly res: ServerResponse,
-    /** "name=" of the gateway cookie, or undefined */
-    readonly reservedCookie: string | undefined,
+    /** the gateway's cookie namespace, or undefined */
+    readonly isGatewayCookie: ((name: string) => boolean) | undefined,
   ) {
     super();
   }
@@ -78,11 +79,11 @@ function startResponse({ statusCode, headers, opaque }: Dispatcher.StreamFactory
   try {
     const out = filterResponseHeaders(headers);
     let upstreamCookies = out['set-cookie'];
-    const reserved = exchange.reservedCookie;
-    if (upstreamCookies !== undefined && reserved !== undefined) {
-      // an upstream must not be able to plant or clear the gateway's session cookie
-      upstreamCookies = asList(upstreamCookies).filter((c) => !c.trimStart().startsWith(reserved));
-      if (upstreamCookies.length) out['set-cookie'] = upstreamCookies;
+    const isGatewayCookie = exchange.isGatewayCookie;
+    if (upstreamCookies !== undefined && isGatewayCookie !== undefined) {
+      // an upstream must not be able to plant or clear the gateway's cookies
+      upstreamCookies = withoutGatewayCookies(upstreamCookies, isGatewayCookie);
+      if (upstreamCookies) out['set-cookie'] = upstreamCookies;
       else delete out['set-cookie'];
     }
     // the pipeline may already have set the renewed session cookie on `res`: keep both
@@ -105,19 +106,19 @@ function hasBody(req: IncomingMessage): boolean {
 export function createForwarder(deps: ForwarderDeps): Forwarder {
   const { metrics } = deps;
   const log = deps.logger.child({ part: 'forward' });
-  const reservedCookie = deps.reservedCookieName ? `${deps.reservedCookieName}=` : undefined;
+  const isGatewayCookie = deps.reservedCookieName ? createCookieNamespace(deps.reservedCookieName) : undefined;
   // one Agent = one keep-alive Pool per upstream origin, owned by this forwarder (never global)
   const agent = new Agent({
     connections: deps.connectionsPerOrigin ?? 128,
     connect: { timeout: deps.connectTimeoutMs ?? 10_000 },
     keepAliveTimeout: 4_000,
   });
-  const upgrader = createUpgrader({ logger: log, metrics });
+  const upgrader = createUpgrader({ logger: log, metrics, ...(isGatewayCookie ? { isGatewayCookie } : {}) });
 
   async function forward(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): Promise<void> {
     const { route } = target;
     if (res.destroyed) return;
-    const exchange = new Exchange(res, reservedCookie);
+    const exchange = new Exchange(res, isGatewayCookie);
     let clientGone = false;
     const onClose = (): void => {
       // `errored` is set when undici destroyed `res` for an upstream failure; otherwise the client left

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { stripCookie } from '../http/cookies.js';
+import { createCookieNamespace, setCookieName, stripCookies } from '../http/cookies.js';
 
 /** Request headers for the upstream: lower-case names, ready for undici or node:http. */
 export type UpstreamHeaders = Record<string, string | string[]>;
@@ -13,14 +13,17 @@ export interface Identity {
 }
 
 export interface UpstreamHeaderOptions {
-  /** the gateway session cookie: removed from Cookie, every other cookie stays */
+  /** the gateway session cookie: it and its namespace are removed from Cookie, other cookies stay */
   cookieName: string;
+  /** the gateway's cookie namespace (createCookieNamespace(cookieName) when absent) */
+  isGatewayCookie?: (name: string) => boolean;
   identity?: Identity;
   /** the client's address as the gateway decided it (first trusted X-Forwarded-For hop, or the peer) */
   clientIp: string;
-  /** scheme and host as the browser sees them */
+  /** scheme and host as the browser sees them; `host` is the one the route was matched on */
   proto: 'http' | 'https';
   host: string;
+  /** send `host` upstream as Host (never the raw client Host: with trusted forwarding it may differ) */
   preserveHost: boolean;
   /** route.to.host: the Host header when preserveHost is off */
   upstreamHost: string;
@@ -52,6 +55,25 @@ const HOP_BY_HOP = new Set([
 const GATEWAY_SET = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
 
 const IDENTITY_PREFIX = 'x-portcullis-';
+
+/** Forwarding headers: kept only from a trusted load balancer, and only under their own spelling. */
+function isForwarding(name: string): boolean {
+  return name === 'forwarded' || name === 'x-real-ip' || name.startsWith('x-forwarded-');
+}
+
+/**
+ * The name as servers that fold header names may read it: lower case, and every character other
+ * than a letter or digit as "-". CGI-style servers (WSGI, Rack, PHP) turn both `X-Portcullis-User`
+ * and `X_Portcullis_User` into HTTP_X_PORTCULLIS_USER, so a client could otherwise speak for the
+ * gateway under a spelling it does not recognise (oauth2-proxy CVE-2025-64484).
+ */
+function foldHeaderName(name: string): string {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d)) return name.replace(/[^a-z0-9]/g, '-');
+  }
+  return name;
+}
 
 /** Node's header names are already lower case; `connection` may list more hop-by-hop names. */
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
@@ -115,15 +137,16 @@ export function buildUpstreamHeaders(req: IncomingMessage, opts: UpstreamHeaderO
     // node:http already lower-cases names; a hand-built request may not, and a spoofed
     // X-PORTCULLIS-USER must not slip through on case
     const name = key.toLowerCase();
-    if (HOP_BY_HOP.has(name) || GATEWAY_SET.has(name) || connection?.has(name)) continue;
-    if (name.startsWith(IDENTITY_PREFIX)) continue;
-    if (!opts.trustForwarded && (name === 'forwarded' || name === 'x-real-ip' || name.startsWith('x-forwarded-'))) {
+    const folded = foldHeaderName(name);
+    if (HOP_BY_HOP.has(folded) || GATEWAY_SET.has(folded) || connection?.has(name)) continue;
+    if (folded.startsWith(IDENTITY_PREFIX)) continue;
+    if (isForwarding(folded) && (!opts.trustForwarded || folded !== name)) {
       // an untrusted client could claim any address or scheme; only the gateway's own values go on
       continue;
     }
     if (name === 'cookie') {
       const cookies = Array.isArray(value) ? value.join('; ') : value;
-      const kept = cookies.includes(opts.cookieName) ? stripCookie(cookies, opts.cookieName) : cookies;
+      const kept = cookies.includes(opts.cookieName) ? stripCookies(cookies, opts.isGatewayCookie ?? createCookieNamespace(opts.cookieName)) : cookies;
       if (kept) out.cookie = kept;
       continue;
     }
@@ -155,7 +178,7 @@ export function buildUpstreamHeaders(req: IncomingMessage, opts: UpstreamHeaderO
   out['x-forwarded-proto'] = opts.proto;
   out['x-forwarded-host'] = opts.host;
   out['x-request-id'] = opts.requestId;
-  out.host = opts.preserveHost ? joinValues(source.host ?? opts.host) : opts.upstreamHost;
+  out.host = opts.preserveHost ? opts.host : opts.upstreamHost;
   return out;
 }
 
@@ -176,4 +199,22 @@ export function filterResponseHeaders(
     out[lower] = value;
   }
   return out;
+}
+
+/**
+ * An upstream's Set-Cookie values without those that would land in the gateway's cookie
+ * namespace as a browser parses them (`_portcullis =x` is stored as `_portcullis`), and without
+ * nameless ones, which browsers send back as a bare value that reads as any name
+ * (`=_portcullis=x` arrives as `_portcullis=x`). Undefined when none is left.
+ */
+export function withoutGatewayCookies(
+  setCookies: string | readonly string[],
+  isGatewayCookie: (name: string) => boolean,
+): string[] | undefined {
+  const kept: string[] = [];
+  for (const value of typeof setCookies === 'string' ? [setCookies] : setCookies) {
+    const name = setCookieName(String(value));
+    if (name !== '' && !isGatewayCookie(name)) kept.push(String(value));
+  }
+  return kept.length ? kept : undefined;
 }

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { GatewayError, signInRequired } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import { wantsHtml } from '../http/context.js';
+import { createCookieNamespace } from '../http/cookies.js';
 import type { Clock } from '../lib/clock.js';
 import type { Policy, Subject } from '../policy/types.js';
 import type { CompiledRoute, RouteTable } from '../routes/types.js';
@@ -43,11 +44,13 @@ type Access =
  */
 export function createPipeline(deps: PipelineDeps) {
   const { routes, store, sessionCookies, clock } = deps;
+  const isGatewayCookie = createCookieNamespace(sessionCookies.name);
 
   function matchRoute(ctx: RequestContext): CompiledRoute {
     const route = routes.match(ctx.scheme, ctx.host, ctx.path);
     if (!route) throw new GatewayError('NOT_FOUND', 'No application is configured at this address.');
     ctx.routeId = route.id;
+    if (routes.caseConfusable(route, ctx.path)) throw caseMismatch();
     return route;
   }
 
@@ -66,11 +69,13 @@ export function createPipeline(deps: PipelineDeps) {
     return { kind: 'session', session, setCookie };
   }
 
-  function authorize(route: CompiledRoute, session: Session, req: IncomingMessage, ctx: RequestContext): void {
+  /** `path` is the path the upstream receives (see upstreamPath): the one path judged and forwarded. */
+  function authorize(route: CompiledRoute, session: Session, req: IncomingMessage, ctx: RequestContext, path: string): void {
     const policy = route.policy === undefined ? undefined : deps.policies.get(route.policy);
+    if (policy?.caseConfusable(path)) throw caseMismatch();
     // config validation guarantees the policy exists; a missing one denies rather than allows
     const decision = policy
-      ? policy.evaluate(toSubject(session), { method: req.method ?? 'GET', path: ctx.path })
+      ? policy.evaluate(toSubject(session), { method: req.method ?? 'GET', path })
       : { allow: false, reasons: ['route has no policy'] };
     if (!decision.allow) {
       ctx.log.info({ route: route.id, user: session.user.sub, reasons: decision.reasons }, 'access denied');
@@ -83,13 +88,16 @@ export function createPipeline(deps: PipelineDeps) {
     return signInRequired(deps.loginUrl, access.hadCookie ? { 'Set-Cookie': sessionCookies.clear() } : {});
   }
 
+  /**
+   * The path the upstream receives, without the query: route.to's path, then the normalized
+   * request path (less the route prefix with strip_prefix). Policies judge exactly this path, so
+   * a path rule means the same thing whether or not the route strips its prefix.
+   */
   function upstreamPath(route: CompiledRoute, ctx: RequestContext): string {
-    // the normalized path goes upstream, so the upstream sees exactly what the policy judged
     let path = ctx.path;
     if (route.stripPrefix && route.pathPrefix) path = path.slice(route.pathPrefix.length) || '/';
     if (!path.startsWith('/')) path = `/${path}`;
-    const base = route.to.pathname.replace(/\/$/, '');
-    return `${base}${path}${ctx.search}`;
+    return route.basePath ? `${route.basePath}${path}` : path;
   }
 
   /** Normally a cached string (no signing, no await); public routes carry no identity at all. */
@@ -101,6 +109,7 @@ export function createPipeline(deps: PipelineDeps) {
   function headersFor(req: IncomingMessage, ctx: RequestContext, route: CompiledRoute, session?: Session, assertion?: string) {
     return buildUpstreamHeaders(req, {
       cookieName: sessionCookies.name,
+      isGatewayCookie,
       identity: session
         ? { user: session.user.sub, email: session.user.email, groups: session.user.groups, assertion }
         : undefined,
@@ -126,13 +135,14 @@ export function createPipeline(deps: PipelineDeps) {
       throw unauthenticated(access);
     }
     const session = access.kind === 'session' ? access.session : undefined;
-    if (session) authorize(route, session, req, ctx);
+    const path = upstreamPath(route, ctx);
+    if (session) authorize(route, session, req, ctx, path);
     const minted = assertionFor(route, session);
     const assertion = typeof minted === 'object' ? await minted : minted;
     if (access.kind === 'session' && access.setCookie) res.appendHeader('Set-Cookie', access.setCookie);
     await deps.forwarder.forward(req, res, {
       route,
-      path: upstreamPath(route, ctx),
+      path: `${path}${ctx.search}`,
       headers: headersFor(req, ctx, route, session, assertion),
     });
   }
@@ -144,12 +154,13 @@ export function createPipeline(deps: PipelineDeps) {
     const access = await authenticate(req, route);
     if (access.kind === 'none') throw unauthenticated(access);
     const session = access.kind === 'session' ? access.session : undefined;
-    if (session) authorize(route, session, req, ctx);
+    const path = upstreamPath(route, ctx);
+    if (session) authorize(route, session, req, ctx, path);
     const minted = assertionFor(route, session);
     const assertion = typeof minted === 'object' ? await minted : minted;
     deps.forwarder.upgrade(req, socket, head, {
       route,
-      path: upstreamPath(route, ctx),
+      path: `${path}${ctx.search}`,
       headers: headersFor(req, ctx, route, session, assertion),
     });
   }
@@ -158,6 +169,10 @@ export function createPipeline(deps: PipelineDeps) {
 }
 
 export type Pipeline = ReturnType<typeof createPipeline>;
+
+function caseMismatch(): GatewayError {
+  return new GatewayError('BAD_PATH', 'The request path differs only in letter case from a protected path; use its exact spelling.');
+}
 
 export function toSubject(session: Session): Subject {
   return { sub: session.user.sub, email: session.user.email, groups: session.user.groups, claims: session.user.claims };

@@ -5,6 +5,7 @@ import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ForwardTarget } from './forward.js';
+import { withoutGatewayCookies } from './headers.js';
 import { classifyUpstreamError, errorCode } from './upstream-errors.js';
 
 export interface Upgrader {
@@ -61,7 +62,7 @@ function isWebSocket(req: IncomingMessage): boolean {
  * client sent is merged back in), the handshake is bounded by the route timeout, and every
  * error ends the client socket with a plain 502/504 instead of an uncaught 'error' event.
  */
-export function createUpgrader(deps: { logger: Logger; metrics: Metrics }): Upgrader {
+export function createUpgrader(deps: { logger: Logger; metrics: Metrics; isGatewayCookie?: (name: string) => boolean }): Upgrader {
   const { logger: log, metrics } = deps;
   const passages = new WeakMap<IncomingMessage, Passage>();
   const open = new Set<Socket>();
@@ -93,15 +94,28 @@ export function createUpgrader(deps: { logger: Logger; metrics: Metrics }): Upgr
       return;
     }
     const settle = (): void => clearTimeout(passage.timer);
-    // registered before http-proxy-3's own 'upgrade' listener, so the early bytes are back in
-    // place when it pipes the sockets
-    proxyReq.once('upgrade', () => {
+    // registered before http-proxy-3's own listeners, which relay proxyRes.headers to the client:
+    // the upstream's answer may not set the gateway's cookies either
+    const scrubCookies = (proxyRes: IncomingMessage): void => {
+      const setCookies = proxyRes.headers['set-cookie'];
+      if (setCookies === undefined || deps.isGatewayCookie === undefined) return;
+      const kept = withoutGatewayCookies(setCookies, deps.isGatewayCookie);
+      if (kept) proxyRes.headers['set-cookie'] = kept;
+      else delete proxyRes.headers['set-cookie'];
+    };
+    // also before http-proxy-3's 'upgrade' listener, so the early bytes are back in place when it
+    // pipes the sockets
+    proxyReq.once('upgrade', (proxyRes: IncomingMessage) => {
+      scrubCookies(proxyRes);
       passage.release?.();
       passage.upgraded = true;
       open.add(passage.socket);
       settle();
     });
-    proxyReq.once('response', settle);
+    proxyReq.once('response', (proxyRes: IncomingMessage) => {
+      scrubCookies(proxyRes);
+      settle();
+    });
     proxyReq.once('close', settle);
     const timeoutMs = passage.target.route.timeoutMs;
     if (timeoutMs > 0) {

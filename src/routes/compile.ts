@@ -1,7 +1,7 @@
 import type { RouteConfig } from '../config/schema.js';
 import { parseRouteFrom } from '../config/route-from.js';
 import { ConfigError } from '../errors.js';
-import { pathHasPrefix } from '../lib/path.js';
+import { type CaseGuard, createCaseGuard, pathHasPrefix } from '../lib/path.js';
 import { parseHostHeader } from './host.js';
 import type { CompiledRoute, RouteTable } from './types.js';
 
@@ -17,6 +17,7 @@ function compileRoute(route: RouteConfig, index: number): CompiledRoute {
     id: route.from,
     ...from.value,
     to,
+    basePath: to.pathname.replace(/\/$/, ''),
     audience: to.origin,
     public: route.public,
     preserveHost: route.preserve_host,
@@ -62,6 +63,12 @@ export function compileRoutes(routes: readonly RouteConfig[]): RouteTable {
   longestPrefixFirst(exact);
   longestPrefixFirst(wildcard);
   const hasWildcards = wildcard.size > 0;
+  // each route is guarded by the prefixes of its host group: the routes that could have matched
+  const guards = new Map<CompiledRoute, CaseGuard>();
+  for (const list of [...exact.values(), ...wildcard.values()]) {
+    const guard = createCaseGuard(list.map((route) => route.pathPrefix));
+    for (const route of list) guards.set(route, guard);
+  }
 
   return Object.freeze({
     routes: compiled,
@@ -77,6 +84,9 @@ export function compileRoutes(routes: readonly RouteConfig[]): RouteTable {
         if (match !== undefined) return match;
       }
       return undefined;
+    },
+    caseConfusable(route: CompiledRoute, path: string): boolean {
+      return guards.get(route)?.confusable(path) ?? false;
     },
   });
 }

@@ -12,6 +12,8 @@ export interface CompiledRoute {
   /** "" or "/app" (no trailing slash); matches at whole-segment boundaries */
   pathPrefix: string;
   to: URL;
+  /** route.to's path without a trailing slash ("" for the root): prepended to what goes upstream */
+  basePath: string;
   /** origin of `to`, the `aud` of identity assertions */
   audience: string;
   policy?: string;
@@ -26,4 +28,9 @@ export interface RouteTable {
   readonly routes: readonly CompiledRoute[];
   /** host may include a port; path is the normalized path without query. Longest prefix wins. */
   match(scheme: 'http' | 'https', host: string, path: string): CompiledRoute | undefined;
+  /**
+   * True when a case-insensitive upstream would read `path` as under another prefix of the
+   * matched route's host than the one that matched (`/ENG/x` matched `/` but reads as `/eng/x`).
+   */
+  caseConfusable(route: CompiledRoute, path: string): boolean;
 }

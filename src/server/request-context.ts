@@ -28,6 +28,9 @@ export function createRequestContext(req: IncomingMessage, options: ContextOptio
   const base = lazyLog(id, options.logger);
   const target = req.url ?? '';
   if (!target.startsWith('/')) throw new GatewayError('BAD_REQUEST', 'The request target must be a path.');
+  // a fragment is never part of a request target (RFC 9112 §3.2); parseurl and `new URL()` would
+  // cut the path at it, so the upstream would serve another path than the one judged
+  if (target.includes('#')) throw new GatewayError('BAD_PATH', 'The request target must not contain "#".');
   const q = target.indexOf('?');
   const rawPath = q === -1 ? target : target.slice(0, q);
   const search = q === -1 ? '' : target.slice(q);

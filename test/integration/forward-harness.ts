@@ -32,6 +32,7 @@ export function makeRoute(to: string, overrides: Partial<CompiledRoute> = {}): C
     port: 80,
     pathPrefix: '',
     to: url,
+    basePath: url.pathname.replace(/\/$/, ''),
     audience: url.origin,
     public: true,
     preserveHost: false,

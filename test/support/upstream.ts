@@ -28,6 +28,8 @@ export interface Upstream {
 export interface UpstreamOptions {
   host?: string;
   port?: number;
+  /** extra header lines in the 101 answer to a WebSocket upgrade, e.g. "Set-Cookie: a=b" */
+  upgradeHeaders?: string[];
   /** answer some requests yourself; return true when handled */
   handle?: (req: IncomingMessage, res: ServerResponse, record: RecordedRequest) => boolean | Promise<boolean>;
 }
@@ -112,7 +114,9 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
       'HTTP/1.1 101 Switching Protocols\r\n' +
         'Upgrade: websocket\r\n' +
         'Connection: Upgrade\r\n' +
-        `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
+        `Sec-WebSocket-Accept: ${accept}\r\n` +
+        (options.upgradeHeaders ?? []).map((line) => `${line}\r\n`).join('') +
+        '\r\n',
     );
     if (head.length) socket.write(head);
     socket.pipe(socket);

@@ -33,7 +33,8 @@ t.test('normalizePath: canonical forms', async (t) => {
     ['/%252e%252e/x', '/%252e%252e/x'], // double-encoded stays literal
     ['/.well-known/jwks.json', '/.well-known/jwks.json'],
     ['/a/.hidden/..', '/a/'],
-    ['/a;b/c', '/a;b/c'],
+    ['/a/b;c', '/a/b;c'],
+    ['/app/;jsessionid=ABC', '/app/;jsessionid=ABC'],
     ['/a/...', '/a/...'],
   ];
   for (const [input, expected] of cases) t.equal(normalizePath(input), expected, input);

@@ -160,9 +160,14 @@ t.test('only the gateway cookie is removed from Cookie', async (t) => {
   t.notOk('cookie' in build({ cookie: '_portcullis=secret' }), 'Cookie dropped when empty');
   t.equal(build({ cookie: 'a=1' }).cookie, 'a=1');
   t.equal(
-    build({ cookie: '_portcullis_other=keep; x_portcullis=keep; _portcullis=drop' }).cookie,
-    '_portcullis_other=keep; x_portcullis=keep',
+    build({ cookie: '_portcullisx=keep; x_portcullis=keep; _portcullis=drop' }).cookie,
+    '_portcullisx=keep; x_portcullis=keep',
     'similar names are not the gateway cookie',
+  );
+  t.equal(
+    build({ cookie: 'a=1; _portcullis_tx_abc=sealed; _portcullis_other=x; b=2' }).cookie,
+    'a=1; b=2',
+    'the whole namespace <name>_… (sign-in transactions) stays with the gateway',
   );
   t.equal(
     build({ cookie: ['a=1; _portcullis=one', '_portcullis=two; b=2'] }).cookie,
@@ -210,8 +215,13 @@ t.test('Host, X-Request-Id and the forwarded scheme/host', async (t) => {
   t.equal(out.host, 'backend:3000', 'the upstream host by default');
   t.equal(out['x-request-id'], 'req-1', 'the gateway’s request id wins');
   t.equal(out['x-forwarded-proto'], 'http');
-  const preserved = build({ host: 'app.example.com:8443' }, { preserveHost: true });
-  t.equal(preserved.host, 'app.example.com:8443', 'preserve_host keeps the original Host');
+  const preserved = build({ host: 'app.example.com:8443' }, { preserveHost: true, host: 'app.example.com:8443' });
+  t.equal(preserved.host, 'app.example.com:8443', 'preserve_host sends the host the route matched on');
+  const forwarded = build(
+    { host: 'internal-lb:8080', 'x-forwarded-host': 'app.example.com' },
+    { preserveHost: true, trustForwarded: true, host: 'app.example.com' },
+  );
+  t.equal(forwarded.host, 'app.example.com', 'behind a trusted balancer: the forwarded host the route matched, not the raw Host');
 });
 
 t.test('a header named __proto__ cannot touch the prototype', async (t) => {
