@@ -36,7 +36,7 @@ function baseConfig(): Record<string, unknown> {
     session: { store: 'redis', redis: { url: 'redis://127.0.0.1:6379/0', key_prefix: 'p:' }, lifetime: '14h', idle_timeout: '2h' },
     routes: [
       { from: 'https://app.example.com', to: 'http://10.0.0.1:3000', policy: 'eng' },
-      { from: 'https://*.apps.example.com/api', to: 'http://10.0.0.2:3000/v1', policy: 'eng', strip_prefix: true, timeout: '5s' },
+      { from: 'https://*.apps.example.com/api', to: 'http://10.0.0.2:3000', policy: 'eng', strip_prefix: true, timeout: '5s' },
       { from: 'https://gw.example.com/public', to: 'http://10.0.0.3', public: true },
     ],
     policies_dir: 'policies',
@@ -193,6 +193,8 @@ function checkIssues(issues: readonly ConfigIssue[], where: string, rootIsMappin
     const rootLevel = issue.path === '' || /\.ya?ml$/.test(issue.path);
     // a document that is not a mapping at all has only its root to name
     if (rootLevel && rootIsMapping && !FILE_LEVEL.test(issue.message)) throw new Error(`${where}: "${issue.message}" names no key path`);
+    // a *_file value is a path, and naming the path that could not be read is the point
+    if (/_file$/.test(issue.path)) continue;
     for (const secret of SECRETS) {
       if (issue.message.includes(secret) || issue.path.includes(secret)) throw new Error(`${where}: an issue repeats a secret: ${issue.path}: ${issue.message.slice(0, 80)}`);
     }
