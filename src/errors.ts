@@ -30,12 +30,12 @@ export class GatewayError extends Error {
   /** true when `message` may be shown to the client */
   readonly expose: boolean;
   /** extra response headers (e.g. WWW-Authenticate) */
-  readonly headers: Readonly<Record<string, string>>;
+  readonly headers: Readonly<Record<string, string | readonly string[]>>;
 
   constructor(
     code: ErrorCode,
     message?: string,
-    options: { cause?: unknown; expose?: boolean; headers?: Record<string, string> } = {},
+    options: { cause?: unknown; expose?: boolean; headers?: Record<string, string | readonly string[]> } = {},
   ) {
     const def = ErrorCodes[code];
     super(message ?? def.title, options.cause === undefined ? undefined : { cause: options.cause });
@@ -49,7 +49,7 @@ export class GatewayError extends Error {
 }
 
 /** 401 for API clients: says how to sign in (browsers are redirected instead). */
-export function signInRequired(loginUrl: string, headers: Record<string, string> = {}): GatewayError {
+export function signInRequired(loginUrl: string, headers: Record<string, string | readonly string[]> = {}): GatewayError {
   return new GatewayError('UNAUTHENTICATED', 'Sign-in required.', {
     headers: { 'WWW-Authenticate': `Cookie realm="portcullis", login_url="${loginUrl}"`, ...headers },
   });

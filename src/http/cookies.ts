@@ -32,6 +32,21 @@ export function parseCookies(header: string | undefined): Map<string, string> {
   return cookies;
 }
 
+/**
+ * True when the Cookie header carries `name` more than once. Browsers send the cookie with the
+ * longest Path first, so script on any page of the site (or a sibling subdomain, with a Domain
+ * cookie) could otherwise put its own session ahead of the user's HttpOnly one.
+ */
+export function hasDuplicateCookie(header: string | undefined, name: string): boolean {
+  if (!header || header.indexOf(name) === header.lastIndexOf(name)) return false;
+  let seen = 0;
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq > 0 && pair.slice(0, eq).trim() === name && ++seen > 1) return true;
+  }
+  return false;
+}
+
 /** Finds one cookie without building the whole map (hot path). */
 export function readCookie(header: string | undefined, name: string): string | undefined {
   if (!header || header.length > MAX_COOKIE_HEADER) return undefined;

@@ -20,7 +20,7 @@ export function securityHeaders(res: ServerResponse, options: { hsts: boolean; n
 export interface ReplyOptions {
   status?: number;
   setCookies?: readonly string[];
-  headers?: Readonly<Record<string, string>>;
+  headers?: Readonly<Record<string, string | readonly string[]>>;
 }
 
 function begin(res: ServerResponse, ctx: RequestContext, options: ReplyOptions, contentType?: string): void {

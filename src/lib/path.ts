@@ -12,7 +12,9 @@
  * - path parameters (`;`) in any segment but the last: Tomcat and Spring read `/docs;x/secret` as
  *   `/docs/secret`, Express and `new URL()` as a segment `docs;x`. In the last segment they are
  *   harmless (`pathHasPrefix` treats `;` as a boundary), and Tomcat's `;jsessionid=` lives there;
- * - encoded control characters (`%00`–`%1F`, `%7F`), which some servers trim or split on.
+ * - encoded control characters (`%00`–`%1F`, `%7F`), which some servers trim or split on;
+ * - a segment ending in `.` or an encoded space (`/admin.`, `/admin%20`), which IIS and Windows
+ *   file mapping trim, so they would serve `/admin`.
  * A raw `#` never reaches here: the request target is refused before (a fragment is not part of
  * a request target, RFC 9112 §3.2, and parseurl or `new URL()` would cut the path at it).
  *
@@ -57,10 +59,13 @@ export function normalizePath(rawPath: string): string | undefined {
     if (c === 0x3b) parameter = true;
     else if (c === 0x2f) {
       if (parameter) return undefined;
+      // a segment ending in "." (IIS trims it) takes the slow path, which refuses it
+      if (i > 1 && rawPath.charCodeAt(i - 1) === 0x2e) return slowNormalize(rawPath);
       const next = rawPath.charCodeAt(i + 1);
       if (next === 0x2f || next === 0x2e) return slowNormalize(rawPath);
     }
   }
+  if (length > 1 && rawPath.charCodeAt(length - 1) === 0x2e) return slowNormalize(rawPath);
   return rawPath;
 }
 
@@ -79,6 +84,8 @@ function slowNormalize(rawPath: string): string | undefined {
       continue;
     }
     if (segment.startsWith('..;') || segment.startsWith('.;')) return undefined;
+    // IIS and Windows file mapping trim trailing dots and spaces: `/admin.` and `/admin%20` are `/admin`
+    if (segment.endsWith('.') || segment.endsWith('%20')) return undefined;
     // a parameter is allowed in the last segment only (see the file comment)
     if (i < parts.length - 1 && segment.includes(';')) return undefined;
     out.push(segment);
@@ -147,13 +154,20 @@ export function foldCase(path: string): string {
     }
   }
   if (plainAscii) return path.toLowerCase();
-  let decoded = path;
-  try {
-    decoded = decodeURIComponent(path);
-  } catch {
-    // not UTF-8 once decoded: compare the escapes themselves
+  // decode escapes byte by byte: valid UTF-8 runs become their characters and fold like them,
+  // while a stray invalid byte (%FF) only becomes U+FFFD instead of stopping the whole decode
+  const bytes: number[] = [];
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    const hi = c === 0x25 ? hexValue(path.charCodeAt(i + 1)) : -1;
+    const lo = c === 0x25 ? hexValue(path.charCodeAt(i + 2)) : -1;
+    if (hi >= 0 && lo >= 0) {
+      bytes.push(hi * 16 + lo);
+      i += 2;
+    } else if (c < 0x80) bytes.push(c);
+    else for (const b of Buffer.from(path[i]!, 'utf8')) bytes.push(b);
   }
-  return decoded.toUpperCase().toLowerCase();
+  return Buffer.from(bytes).toString('utf8').toUpperCase().toLowerCase();
 }
 
 /** Answers "would a case-insensitive upstream read this path as under one of these prefixes?" */

@@ -1,6 +1,5 @@
-import { EventEmitter } from 'node:events';
-import type { IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
-import { PassThrough, type Duplex, type Writable } from 'node:stream';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
+import { PassThrough, type Duplex } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -44,57 +43,105 @@ export interface ForwarderDeps {
   reservedCookieName?: string;
 }
 
-/**
- * Per-request state, carried through undici's `opaque` so the response factory is one shared
- * function. It is also the request's abort signal: undici accepts an EventEmitter with `aborted`
- * and an 'abort' event, which is much cheaper to create per request than an AbortController.
- */
-class Exchange extends EventEmitter {
-  aborted = false;
-  reason: unknown = undefined;
-  /** set when writing the upstream's status/headers failed (a malformed upstream response) */
-  headError?: unknown;
-  constructor(
-    readonly res: ServerResponse,
-    /** the gateway's cookie namespace, or undefined */
-    readonly isGatewayCookie: ((name: string) => boolean) | undefined,
-  ) {
-    super();
-  }
-  abort(): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.emit('abort');
-  }
-}
-
 function asList(value: OutgoingHttpHeader): string[] {
   return Array.isArray(value) ? value.map(String) : [String(value)];
 }
 
-/** undici's stream() factory: copy status and headers, then undici writes the body into `res`. */
-function startResponse({ statusCode, headers, opaque }: Dispatcher.StreamFactoryData<unknown>): Writable {
-  const exchange = opaque as Exchange;
-  const res = exchange.res;
-  try {
-    const out = filterResponseHeaders(headers);
-    let upstreamCookies = out['set-cookie'];
-    const isGatewayCookie = exchange.isGatewayCookie;
-    if (upstreamCookies !== undefined && isGatewayCookie !== undefined) {
-      // an upstream must not be able to plant or clear the gateway's cookies
-      upstreamCookies = withoutGatewayCookies(upstreamCookies, isGatewayCookie);
-      if (upstreamCookies) out['set-cookie'] = upstreamCookies;
-      else delete out['set-cookie'];
-    }
-    // the pipeline may already have set the renewed session cookie on `res`: keep both
-    const own = res.getHeader('set-cookie');
-    if (upstreamCookies !== undefined && own !== undefined) out['set-cookie'] = [...asList(own), ...asList(upstreamCookies)];
-    res.writeHead(statusCode, out);
-  } catch (error) {
-    exchange.headError = error;
-    throw error;
+type Settle = (error?: GatewayError) => void;
+
+/**
+ * One request in flight, as an undici dispatch handler: the response is written to `res` as it
+ * arrives, with backpressure both ways (a slow client pauses the upstream read; the request body
+ * is piped and so paused by undici's socket), and no promise chain or stream adapter per request.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  controller: Dispatcher.DispatchController | undefined;
+  /** the client went away before the response ended: abort upstream, render nothing */
+  clientGone = false;
+  done = false;
+  /** writing the upstream's status/headers failed: the upstream's answer was malformed */
+  headError = false;
+  private draining = false;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly route: CompiledRoute,
+    readonly body: PassThrough | undefined,
+    readonly isGatewayCookie: ((name: string) => boolean) | undefined,
+    readonly fail: (exchange: Exchange, error: unknown) => GatewayError | undefined,
+    readonly settle: Settle,
+  ) {}
+
+  readonly onClientClose = (): void => {
+    // the response did not finish: the client left (or the socket broke); stop the upstream side
+    if (this.done || this.res.writableFinished) return;
+    this.clientGone = true;
+    this.controller?.abort(new Error('client closed the connection'));
+  };
+
+  private readonly onDrain = (): void => {
+    this.draining = false;
+    this.controller?.resume();
+  };
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.clientGone) controller.abort(new Error('client closed the connection'));
   }
-  return res;
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    const res = this.res;
+    try {
+      const out = filterResponseHeaders(headers);
+      let upstreamCookies = out['set-cookie'];
+      if (upstreamCookies !== undefined && this.isGatewayCookie !== undefined) {
+        // an upstream must not be able to plant or clear the gateway's cookies
+        upstreamCookies = withoutGatewayCookies(upstreamCookies, this.isGatewayCookie);
+        if (upstreamCookies) out['set-cookie'] = upstreamCookies;
+        else delete out['set-cookie'];
+      }
+      // the pipeline may already have set the renewed session cookie on `res`: keep both
+      const own = res.getHeader('set-cookie');
+      if (upstreamCookies !== undefined && own !== undefined) out['set-cookie'] = [...asList(own), ...asList(upstreamCookies)];
+      res.writeHead(statusCode, out);
+    } catch (error) {
+      this.headError = true;
+      this.controller?.abort(error as Error);
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.res.write(chunk) || this.draining) return;
+    // a slow reader: stop reading from the upstream until the client has taken what it has
+    this.draining = true;
+    controller.pause();
+    this.res.once('drain', this.onDrain);
+  }
+
+  onResponseEnd(): void {
+    this.finish();
+    this.res.end();
+    this.settle();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.finish();
+    if (this.clientGone) return this.settle();
+    const { req, body } = this;
+    if (body && !req.complete) {
+      // let node:http read and discard the rest of the upload so the error response can be read
+      req.unpipe(body);
+      req.resume();
+    }
+    this.settle(this.fail(this, error));
+  }
+
+  private finish(): void {
+    this.done = true;
+    this.res.off('close', this.onClientClose);
+    if (this.draining) this.res.off('drain', this.onDrain);
+  }
 }
 
 /** Requests without Content-Length or Transfer-Encoding have no body (RFC 9112 §6.3). */
@@ -115,20 +162,9 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   });
   const upgrader = createUpgrader({ logger: log, metrics, ...(isGatewayCookie ? { isGatewayCookie } : {}) });
 
-  async function forward(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): Promise<void> {
+  function forward(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): Promise<void> {
     const { route } = target;
-    if (res.destroyed) return;
-    const exchange = new Exchange(res, isGatewayCookie);
-    let clientGone = false;
-    const onClose = (): void => {
-      // `errored` is set when undici destroyed `res` for an upstream failure; otherwise the client left
-      if (!res.writableFinished && !res.errored) {
-        clientGone = true;
-        exchange.abort();
-      }
-    };
-    res.once('close', onClose);
-
+    if (res.destroyed) return Promise.resolve();
     let body: PassThrough | undefined;
     if (hasBody(req)) {
       // undici destroys a failed request's body; a pass-through keeps that from destroying the
@@ -142,40 +178,29 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       const { upgrade: _u, connection: _c, ...rest } = headers;
       headers = rest;
     }
-
-    try {
-      await agent.stream(
+    return new Promise<void>((resolve, reject) => {
+      const exchange = new Exchange(req, res, route, body, isGatewayCookie, failure, (error) => (error ? reject(error) : resolve()));
+      res.once('close', exchange.onClientClose);
+      agent.dispatch(
         {
           origin: route.to.origin,
           path: target.path,
           method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
           headers,
-          body,
-          signal: exchange,
+          body: body ?? null,
           headersTimeout: route.timeoutMs,
           // streaming responses (SSE, long downloads) may idle legitimately; a client that leaves ends them
           bodyTimeout: 0,
-          opaque: exchange,
         },
-        startResponse,
+        exchange,
       );
-    } catch (error) {
-      if (clientGone) return;
-      if (body && !req.complete) {
-        // let node:http read and discard the rest of the upload so the error response can be read
-        req.unpipe(body);
-        req.resume();
-      }
-      const rendered = failure(error, exchange, route, res);
-      if (rendered) throw rendered;
-    } finally {
-      res.off('close', onClose);
-    }
+    });
   }
 
   /** The error to render, or undefined once the response has begun (then it is destroyed). */
-  function failure(error: unknown, exchange: Exchange, route: CompiledRoute, res: ServerResponse): GatewayError | undefined {
-    const kind = exchange.headError === undefined ? classifyUpstreamError(error) : 'protocol';
+  function failure(exchange: Exchange, error: unknown): GatewayError | undefined {
+    const { route, res } = exchange;
+    const kind = exchange.headError ? 'protocol' : classifyUpstreamError(error);
     if (kind === 'request') {
       // undici refused what we would send (e.g. a method or path it cannot carry): the client's input
       return new GatewayError('BAD_REQUEST', 'The request cannot be forwarded.', { cause: error });

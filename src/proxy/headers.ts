@@ -51,8 +51,26 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
-/** Set by the gateway below; whatever the client sent under these names is dropped first. */
-const GATEWAY_SET = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
+/**
+ * Set by the gateway below, or never accepted from a client: whatever the client sent under these
+ * names is dropped. The URL and method overrides make frameworks serve another path or method
+ * than the one judged (IIS URL Rewrite, Laminas and older Symfony read X-Original-URL and
+ * X-Rewrite-URL; Express method-override and ASP.NET Core's UseHttpMethodOverride read the rest).
+ */
+const GATEWAY_SET = new Set([
+  'host',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-request-id',
+  'x-original-url',
+  'x-original-uri',
+  'x-rewrite-url',
+  'x-original-method',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+]);
 
 const IDENTITY_PREFIX = 'x-portcullis-';
 
@@ -92,23 +110,33 @@ function plainIp(ip: string): string {
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
 
-const SAFE_VALUE = /^[\x20-\x7e]*$/;
+/** Printable ASCII without "%", not starting or ending with a space: sent as is. */
+const PLAIN_VALUE = /^(?:[\x21-\x24\x26-\x7e](?:[\x20-\x24\x26-\x7e]*[\x21-\x24\x26-\x7e])?)?$/;
 
 /**
- * Makes a claim value safe to send as a header value: control characters (CR, LF, NUL, DEL, …)
- * are removed so a value can never end the header or start another one; characters beyond
- * Latin-1 cannot travel in an HTTP/1.1 header, so they are percent-encoded (UTF-8) rather than
- * dropped, which would make distinct names collide ("张三" and "李四" would both become "").
+ * A claim value as a header value, reversibly: "%", control characters, characters beyond ASCII
+ * and spaces at either end are percent-encoded (UTF-8), and everything else is kept, so
+ * decodeURIComponent gives back exactly the claim. Lossy cleaning would let distinct users look
+ * alike upstream ("admin " and "admin", "张" and "%E5%BC%A0"). CR and LF can never end the header.
  */
 export function safeHeaderValue(value: string): string {
-  if (SAFE_VALUE.test(value)) return value.trim();
+  if (PLAIN_VALUE.test(value)) return value;
   let out = '';
-  for (const ch of value) {
-    const code = ch.codePointAt(0)!;
-    if (code < 0x20 || code === 0x7f || (code >= 0x80 && code < 0xa0)) continue;
-    out += code > 0xff ? encodeURIComponent(ch) : ch;
+  const last = value.length - 1;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    const edgeSpace = code === 0x20 && (i === 0 || i === last);
+    if (code >= 0x20 && code <= 0x7e && code !== 0x25 && !edgeSpace) {
+      out += value[i];
+      continue;
+    }
+    // a whole code point (surrogate pairs together); a lone surrogate is encoded as U+FFFD
+    const point = value.codePointAt(i)!;
+    if (point > 0xffff) i++;
+    const lone = point >= 0xd800 && point <= 0xdfff;
+    for (const byte of Buffer.from(String.fromCodePoint(lone ? 0xfffd : point), 'utf8')) out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
-  return out.trim();
+  return out;
 }
 
 /** Groups travel comma-separated, so a comma inside a group name is encoded to keep the list exact. */
@@ -196,6 +224,12 @@ export function filterResponseHeaders(
     if (value === undefined || name === '__proto__') continue;
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || connection?.has(lower)) continue;
+    if (lower === 'clear-site-data') {
+      // an upstream may clear its own caches and storage, but not the gateway's cookies
+      const kept = withoutCookieClearing(value);
+      if (kept !== undefined) out[lower] = kept;
+      continue;
+    }
     out[lower] = value;
   }
   return out;
@@ -217,4 +251,13 @@ export function withoutGatewayCookies(
     if (name !== '' && !isGatewayCookie(name)) kept.push(String(value));
   }
   return kept.length ? kept : undefined;
+}
+
+/** Clear-Site-Data without "cookies" and "*" (which includes cookies); undefined when nothing is left. */
+function withoutCookieClearing(value: string | string[]): string | undefined {
+  const kept = (Array.isArray(value) ? value.join(',') : value)
+    .split(',')
+    .map((directive) => directive.trim())
+    .filter((directive) => directive && directive !== '"cookies"' && directive !== '"*"');
+  return kept.length ? kept.join(', ') : undefined;
 }

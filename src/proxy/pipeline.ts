@@ -57,7 +57,10 @@ export function createPipeline(deps: PipelineDeps) {
   async function authenticate(req: IncomingMessage, route: CompiledRoute): Promise<Access> {
     if (route.public) return { kind: 'public' };
     const resolved = await deps.resolveSession(req);
-    if (!resolved.session) return { kind: 'none', hadCookie: resolved.hadCookie };
+    if (!resolved.session) {
+      if ('conflict' in resolved && resolved.conflict) throw conflictingCookies(req);
+      return { kind: 'none', hadCookie: resolved.hadCookie };
+    }
     const { session, handle, issuedAt, id } = resolved;
     const now = clock.now();
     if (shouldTouch(session, now, deps.idleTimeoutMs)) {
@@ -81,6 +84,17 @@ export function createPipeline(deps: PipelineDeps) {
       ctx.log.info({ route: route.id, user: session.user.sub, reasons: decision.reasons }, 'access denied');
       throw new GatewayError('FORBIDDEN', 'You do not have access to this application.');
     }
+  }
+
+  /**
+   * Signing in again would not help while a path-scoped cookie keeps winning, so the answer is a
+   * 400 that deletes every copy this path can carry; the next request starts clean.
+   */
+  function conflictingCookies(req: IncomingMessage): GatewayError {
+    const rawPath = (req.url ?? '/').split('?')[0]!;
+    return new GatewayError('BAD_REQUEST', 'Your browser sent more than one session cookie for this site. They have been cleared: reload the page to sign in again.', {
+      headers: { 'Set-Cookie': sessionCookies.clearAround(rawPath) },
+    });
   }
 
   function unauthenticated(access: { hadCookie: boolean }): GatewayError {

@@ -75,6 +75,8 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
     socket.on('error', () => socket.destroy());
     try {
       const ctx = createRequestContext(req, { trustForwarded: deps.trustForwarded, logger });
+      // the gateway's own endpoints speak no WebSocket: never pass them to a route's upstream
+      if (isPortalPath(ctx.path) || isWellKnownPath(ctx.path)) throw new GatewayError('BAD_REQUEST', 'Not a WebSocket endpoint.');
       await deps.pipeline.upgrade(req, socket, head, ctx);
     } catch (error) {
       const status = error instanceof GatewayError ? error.status : 502;

@@ -24,7 +24,11 @@ export function createSessionResolver(deps: {
   clock: Clock;
   idleTimeoutMs: number;
 }) {
-  return async function resolve(req: IncomingMessage): Promise<ResolvedSession | { session: undefined; hadCookie: boolean }> {
+  return async function resolve(
+    req: IncomingMessage,
+  ): Promise<ResolvedSession | { session: undefined; hadCookie: boolean; conflict?: true }> {
+    // two session cookies: which one is the user's cannot be told, so neither is trusted
+    if (deps.sessionCookies.conflicting(req)) return { session: undefined, hadCookie: true, conflict: true };
     const cookie = deps.sessionCookies.read(req);
     if (!cookie) {
       return { session: undefined, hadCookie: req.headers.cookie?.includes(`${deps.sessionCookies.name}=`) ?? false };

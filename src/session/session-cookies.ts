@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { deleteCookie, readCookie, serializeCookie, type CookieOptions } from '../http/cookies.js';
+import { deleteCookie, hasDuplicateCookie, readCookie, serializeCookie, type CookieOptions } from '../http/cookies.js';
 import type { Clock } from '../lib/clock.js';
 import { createSessionCookieCodec } from './cookie-codec.js';
 
@@ -8,8 +8,15 @@ export interface SessionCookies {
   readonly name: string;
   /** undefined for a missing, garbage or tampered cookie: that simply means "no session" */
   read(req: IncomingMessage): { id: string; issuedAt: number } | undefined;
+  /** true when the request carries the cookie more than once (see hasDuplicateCookie) */
+  conflicting(req: IncomingMessage): boolean;
   issue(id: string, now: number, maxAgeSeconds: number): string;
   clear(): string;
+  /**
+   * Deletions for every cookie of this name a browser could send on `rawPath`: Path=/ and each
+   * ancestor path (with and without a trailing slash), host-only and on cookie.domain.
+   */
+  clearAround(rawPath: string): string[];
 }
 
 export function createSessionCookies(options: {
@@ -38,8 +45,34 @@ export function createSessionCookies(options: {
     issue(id, now, maxAgeSeconds) {
       return serializeCookie(options.name, codec.encode(id, now), { ...base, maxAgeSeconds });
     },
+    conflicting(req) {
+      return hasDuplicateCookie(req.headers.cookie, options.name);
+    },
     clear() {
       return deleteCookie(options.name, base);
+    },
+    clearAround(rawPath) {
+      const paths = new Set(['/']);
+      const segments = rawPath.split('/').slice(1, 9);
+      let path = '';
+      for (const segment of segments) {
+        if (!segment) break;
+        path += `/${segment}`;
+        paths.add(path).add(`${path}/`);
+      }
+      const domains = options.domain ? ['', options.domain] : [''];
+      const out: string[] = [];
+      for (const domain of domains) {
+        for (const p of paths) {
+          // a path that cannot be a cookie attribute (";" or odd bytes) is simply not cleared
+          try {
+            out.push(deleteCookie(options.name, { ...base, domain, path: p }));
+          } catch {
+            // skip
+          }
+        }
+      }
+      return out;
     },
   };
 }

@@ -28,6 +28,11 @@ t.before(async () => {
   hostile = await startUpstream({
     upgradeHeaders: ['Set-Cookie: _portcullis =planted-by-101', 'Set-Cookie: ws_ok=1'],
     handle: (req, res) => {
+      if (req.url?.startsWith('/clear')) {
+        res.setHeader('Clear-Site-Data', ['"cache", "cookies"', '"*"', '"storage"']);
+        res.end('ok');
+        return true;
+      }
       if (!req.url?.startsWith('/cookies')) return false;
       res.setHeader('Set-Cookie', HOSTILE_COOKIES);
       res.end('ok');
@@ -138,6 +143,10 @@ t.test('3. client headers never speak for the gateway, under any spelling', asyn
     'X_Request_Id: chosen',
     'Transfer_Encoding: chunked',
     'X-Custom_Header: kept',
+    'X-Original-URL: /docs/secret',
+    'X_Rewrite_URL: /docs/secret',
+    'X-HTTP-Method-Override: DELETE',
+    'X-Method-Override: DELETE',
   ]);
   t.equal(res.status, 200);
   const names = Object.keys(echoed(res).headers);
@@ -151,6 +160,9 @@ t.test('3. client headers never speak for the gateway, under any spelling', asyn
   t.notMatch(headers['x-portcullis-groups'] ?? '', /admins/);
   t.notMatch(headers['x-forwarded-for'], /6\.6\.6\.6/);
   t.equal(headers['x-custom_header'], 'kept', 'unrelated headers with underscores are kept');
+  for (const name of ['x-original-url', 'x_rewrite_url', 'x-http-method-override', 'x-method-override']) {
+    t.notOk(name in headers, `${name}: a URL or method override never reaches the upstream`);
+  }
 });
 
 t.test('5. an upstream cannot plant or clear the gateway cookies, in any spelling browsers accept', async (t) => {
@@ -180,6 +192,35 @@ t.test('5. an upstream cannot plant or clear the gateway cookies, in any spellin
   t.match(upgrade, /^HTTP\/1\.1 101/);
   t.notMatch(upgrade, /_portcullis/, 'the 101 does not carry the planted cookie');
   t.match(upgrade, /ws_ok=1/, 'the app’s own cookie on the 101 passes');
+
+  const cleared = await get('/hostile/clear');
+  t.same(cleared.headers.filter(([n]) => n === 'clear-site-data').map(([, v]) => v), ['"cache", "storage"'], 'Clear-Site-Data cannot clear the gateway cookies');
+});
+
+t.test('two session cookies (one planted on a longer path): refused, and every copy on the path deleted', async (t) => {
+  const alice = aliceCookie.split('=')[1];
+  const admin = adminCookie.split('=')[1];
+  const res = await get('/docs/public/x', `_portcullis=${admin}; other=1; _portcullis=${alice}`);
+  t.equal(res.status, 400);
+  const deletions = res.headers.filter(([n]) => n === 'set-cookie').map(([, v]) => v);
+  for (const path of ['/', '/docs', '/docs/', '/docs/public', '/docs/public/x']) {
+    t.ok(deletions.some((d) => d.startsWith('_portcullis=;') && d.includes(`Path=${path};`) && d.includes('Max-Age=0')), `deleted at Path=${path}`);
+  }
+  t.equal(stack.upstream.last()?.url.startsWith('/docs/public/x') ?? false, false, 'nothing reached the upstream');
+});
+
+t.test('WebSocket upgrades to the gateway’s own endpoints are refused, never passed to a route', async (t) => {
+  const host = new URL(stack.url).host;
+  const res = await raw(stack.url, [
+    'GET /.portcullis/userinfo HTTP/1.1',
+    `Host: ${host}`,
+    `Cookie: ${aliceCookie}`,
+    'Connection: Upgrade',
+    'Upgrade: websocket',
+    'Sec-WebSocket-Version: 13',
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+  ]);
+  t.equal(res.status, 400);
 });
 
 t.test('4. preserve_host behind a trusted balancer sends the host the route matched on', async (t) => {

@@ -109,6 +109,9 @@ t.test('the examples from the hardening issue are refused or judged as the upstr
     ['/docs/%73ecret/k', '/docs/secret/k'],
     ['/docs/secret%0A', undefined],
     ['/docs/%C5%BFecret', undefined],
+    ['/docs/%C5%BFecret/%FF', undefined], // an invalid escape elsewhere does not stop the folding
+    ['/docs/secret.', undefined],
+    ['/docs/secret%20', undefined],
     ['/%E2%84%AAadmin', '/%E2%84%AAadmin'], // Kelvin sign + admin reads as /kadmin: another path
     ['/docs/public', '/docs/public'],
     ['/docs/Public/Page', '/docs/Public/Page'],

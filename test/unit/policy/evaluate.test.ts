@@ -136,3 +136,10 @@ t.test('compilePolicies keys by name and refuses duplicates', async (t) => {
 t.test('an empty rule never compiles to "match everyone"', async (t) => {
   t.throws(() => compilePolicy({ name: 'x', allow: [{}], deny: [] }), /at least one criterion/);
 });
+
+t.test('a method rule about GET covers HEAD (frameworks run the GET handler for HEAD)', async (t) => {
+  const policy = compilePolicy({ name: 'no-get', allow: [{ authenticated: true }], deny: [{ method: 'GET' }] } as never);
+  const subject = { sub: 'u', groups: [], claims: {} };
+  t.equal(policy.evaluate(subject, { method: 'HEAD', path: '/' }).allow, false);
+  t.equal(policy.evaluate(subject, { method: 'POST', path: '/' }).allow, true);
+});
