@@ -250,7 +250,7 @@ t.test('config YAML', async (t) => {
   const property = fc.property(fc.array(mutation, { minLength: 1, maxLength: 5 }), textDamage, (mutations, d) => {
     runCase(damage(toYaml(mutate(baseConfig(), mutations)), d), { 'eng.yaml': toYaml(basePolicy()) });
   });
-  await checkProperty(t, 'config documents', property, { seed, numRuns: runs(400) });
+  await checkProperty(t, 'config documents', property, { seed, numRuns: runs(300) });
 });
 
 t.test('policy YAML', async (t) => {
@@ -265,7 +265,7 @@ t.test('policy YAML', async (t) => {
       runCase(toYaml(baseConfig()), policies);
     },
   );
-  await checkProperty(t, 'policy documents', property, { seed: seed + 1, numRuns: runs(400) });
+  await checkProperty(t, 'policy documents', property, { seed: seed + 1, numRuns: runs(300) });
 });
 
 t.test(

@@ -100,7 +100,7 @@ t.test('callback parameters', async (t) => {
       if (minted) throw new Error(`a garbage callback issued a session cookie: /.portcullis/callback?${query}`);
     }
   });
-  await checkProperty(t, 'callback parameters, batches of up to 8', property, { seed, numRuns: runs(120) });
+  await checkProperty(t, 'callback parameters, batches of up to 8', property, { seed, numRuns: runs(100) });
 });
 
 const keys = await Promise.all([generateKeyPair('RS256'), generateKeyPair('ES256')]);
@@ -194,7 +194,7 @@ t.test('back-channel logout tokens', async (t) => {
       if (res.headers.get('cache-control')?.[0] !== 'no-store') throw new Error('a back-channel answer without Cache-Control: no-store');
     }
   });
-  await checkProperty(t, 'logout tokens, batches of up to 8', property, { seed: seed + 1, numRuns: runs(200) });
+  await checkProperty(t, 'logout tokens, batches of up to 8', property, { seed: seed + 1, numRuns: runs(150) });
 });
 
 t.test('the signed-in session survived every forged logout token', async (t) => {

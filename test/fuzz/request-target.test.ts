@@ -74,7 +74,7 @@ t.test('signed in: no target reaches the upstream under a denied prefix, and non
       return rawRequest(port, request(method, target, [accept, `Cookie: ${cookie}`]));
     }, true);
   });
-  await checkProperty(t, 'request targets (signed in), batches of up to 8', property, { seed, numRuns: runs(500) });
+  await checkProperty(t, 'request targets (signed in), batches of up to 8', property, { seed, numRuns: runs(400) });
 });
 
 t.test('signed out: nothing reaches the upstream, and nothing is a 5xx', async (t) => {
@@ -86,7 +86,7 @@ t.test('signed out: nothing reaches the upstream, and nothing is a 5xx', async (
       return rawRequest(port, request('GET', target, [accept]));
     }, false);
   });
-  await checkProperty(t, 'request targets (signed out), batches of up to 8', property, { seed: seed + 1, numRuns: runs(150) });
+  await checkProperty(t, 'request targets (signed out), batches of up to 8', property, { seed: seed + 1, numRuns: runs(120) });
 });
 
 t.test('the session still works after the fuzz (nothing broke it)', async (t) => {
