@@ -54,8 +54,15 @@ export async function checkProperty<Ts extends [unknown, ...unknown[]]>(
       report: fc.defaultReportMessage(result),
     });
   } else {
-    t.pass(`${name}: ${result.numRuns} cases in ${ms} ms`);
+    t.pass(`${name}: ${result.numRuns} runs in ${ms} ms`);
   }
+}
+
+/** Counts the requests a file sent (a run may send a batch) and prints the total at the end. */
+export function requestCounter(t: TapLike): { add(n?: number): void } {
+  let count = 0;
+  t.teardown(() => t.comment(`requests sent: ${count}`));
+  return { add: (n = 1) => void (count += n) };
 }
 
 /** Fails the test when anything escapes as an unhandled rejection or uncaught exception. */

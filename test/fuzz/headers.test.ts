@@ -3,7 +3,7 @@ import t from 'tap';
 import type { RecordedRequest } from '../support/upstream.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { headerName, headerValue } from './arbitraries.js';
-import { checkProperty, fuzzSeed, getRequest, rawRequest, runs, watchProcess } from './harness.js';
+import { checkProperty, fuzzSeed, getRequest, rawRequest, requestCounter, runs, watchProcess } from './harness.js';
 
 /**
  * Header names, header values and Cookie headers through real gateways to a real upstream.
@@ -15,6 +15,7 @@ import { checkProperty, fuzzSeed, getRequest, rawRequest, runs, watchProcess } f
 const seed = fuzzSeed();
 t.comment(`seed=${seed} (replay: FUZZ_SEED=${seed})`);
 watchProcess(t);
+const sent = requestCounter(t);
 
 let stack: Stack;
 const replicas: { host: string; port: number; cookieValue: string }[] = [];
@@ -76,6 +77,7 @@ const BATCH = 8;
 /** Sends each case to its own path (/h/N or /ph/N) so every upstream record maps back to its case. */
 async function sendBatch(replica: (typeof replicas)[number], cases: { preserveHost: boolean; lines: string[] }[]) {
   stack.upstream.requests.length = 0;
+  sent.add(cases.length);
   const answers = await Promise.all(
     cases.map(async (c, i) => {
       const target = `${c.preserveHost ? '/ph' : '/h'}/case-${i}`;
@@ -132,6 +134,7 @@ t.test('forwarding headers (trusting replica): preserve_host sends the host the 
   const property = fc.asyncProperty(fc.array(oneCase, { minLength: 1, maxLength: BATCH }), async (cases) => {
     const fill = (v: string) => v.replace('OWN_UPPER', r().host.toUpperCase()).replace('OWN', r().host);
     stack.upstream.requests.length = 0;
+    sent.add(cases.length);
     const answers = await Promise.all(
       cases.map(async (c, i) => {
         const target = `/ph/case-${i}`;

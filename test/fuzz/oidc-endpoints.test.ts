@@ -4,7 +4,7 @@ import t from 'tap';
 import { BACKCHANNEL_LOGOUT_EVENT } from '../../src/oidc/logout-token.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { TEST_CLIENT_ID } from '../support/idp.js';
-import { checkProperty, fuzzSeed, getRequest, json, rawRequest, runs, watchProcess } from './harness.js';
+import { checkProperty, fuzzSeed, getRequest, json, rawRequest, requestCounter, runs, watchProcess } from './harness.js';
 
 /**
  * The sign-in callback and the back-channel logout receiver, fed garbage through a real gateway
@@ -14,6 +14,7 @@ import { checkProperty, fuzzSeed, getRequest, json, rawRequest, runs, watchProce
 const seed = fuzzSeed();
 t.comment(`seed=${seed} (replay: FUZZ_SEED=${seed})`);
 watchProcess(t);
+const sent = requestCounter(t);
 
 let stack: Stack;
 let host: string;
@@ -69,6 +70,7 @@ t.test('callback parameters', async (t) => {
     rawQuery: fc.boolean(),
   });
   const property = fc.asyncProperty(fc.array(oneCase, { minLength: 1, maxLength: BATCH }), async (cases) => {
+    sent.add(cases.length);
     const results = await Promise.all(
       cases.map(async (c) => {
         const tx = await startTransaction();
@@ -159,6 +161,7 @@ t.test('back-channel logout tokens', async (t) => {
     chunked: fc.boolean(),
   });
   const property = fc.asyncProperty(fc.array(oneCase, { minLength: 1, maxLength: BATCH }), async (cases) => {
+    sent.add(cases.length);
     const results = await Promise.all(
       cases.map(async (c) => {
         const token = await c.token;
