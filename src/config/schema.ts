@@ -30,6 +30,38 @@ const httpUrl = z.string().refine((value) => {
   }
 }, 'must be an http(s) URL');
 
+/**
+ * Where browsers reach the gateway. Only an origin: the gateway's own endpoints live at
+ * /.portcullis/ on that host (cookie paths, form actions and the OIDC redirect_uri are built that
+ * way), so a path prefix would send browsers to URLs the gateway never answers. A query, fragment
+ * or user:password would end up inside every URL built from it.
+ */
+const publicUrl = z.string().superRefine((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL' });
+    return;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL' });
+    return;
+  }
+  const origin = url.origin;
+  if (url.pathname !== '/') {
+    ctx.addIssue({
+      code: 'custom',
+      message: `a path ("${url.pathname}") is not supported: the gateway's endpoints live at /.portcullis/ on the host itself; use "${origin}" (route paths go in routes[].from)`,
+    });
+  }
+  if (url.search !== '' || value.includes('?')) ctx.addIssue({ code: 'custom', message: `must not have a query; use "${origin}"` });
+  if (url.hash !== '' || value.includes('#')) ctx.addIssue({ code: 'custom', message: `must not have a fragment; use "${origin}"` });
+  if (url.username !== '' || url.password !== '' || /^[a-z]+:\/\/[^/?#]*@/i.test(value)) {
+    ctx.addIssue({ code: 'custom', message: 'must not contain a user name or password' });
+  }
+});
+
 export const routeSchema = z.strictObject({
   from: z.string().min(1, 'must be a URL like "https://app.example.com/path"'),
   to: httpUrl,
@@ -46,7 +78,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       listen: hostPort.default('0.0.0.0:8080'),
       admin_listen: hostPort.default('127.0.0.1:9090'),
-      public_url: httpUrl,
+      public_url: publicUrl,
       trust_forwarded_headers: z.boolean().default(false),
       /** graceful drain limit on SIGTERM */
       shutdown_timeout: duration.prefault('10s'),

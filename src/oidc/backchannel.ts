@@ -17,7 +17,7 @@ const MAX_BODY_BYTES = MAX_LOGOUT_TOKEN_LENGTH + 1024;
  * {"error":"invalid_request"} for a bad request or token, always Cache-Control: no-store.
  */
 export function createBackchannelLogout(ctx0: AuthContext) {
-  const { oidc, store, metrics } = ctx0;
+  const { config, oidc, store, metrics } = ctx0;
   const log = ctx0.logger.child({ component: 'backchannel-logout' });
   const noStore = { 'Cache-Control': 'no-store' };
 
@@ -53,9 +53,18 @@ export function createBackchannelLogout(ctx0: AuthContext) {
     // §2.7: with a sid, only the sessions of that IdP session; without one, all of the user's
     let ended;
     try {
+      // §2.6 step 8 (jti, errata 1): a token works once, on every replica, for as long as it would pass
+      const { iss, jti, acceptedForMs } = subject.token;
+      if (!(await store.claimOnce(`backchannel-logout\0${iss}\0${jti}`, acceptedForMs))) {
+        log.info({ by: subject.sid ? 'sid' : 'sub' }, 'logout token refused: already used (replay)');
+        return invalid(res, ctx, 'the logout token was already used');
+      }
       ended = subject.sid
-        ? await store.removeByIdpSid(subject.sid, 'backchannel')
-        : await store.removeBySub(subject.sub!, 'backchannel');
+        ? // a login racing this logout (its callback still on the way) is refused for as long
+          // as any login transaction started before now could still complete
+          await store.removeByIdpSid(subject.sid, 'backchannel', { refuseNewForMs: config.idp.login_timeout })
+        : // a sub-only logout ends what exists; a login after it carries a new IdP session
+          await store.removeBySub(subject.sub!, 'backchannel');
     } catch (error) {
       if (error instanceof GatewayError) throw error;
       throw new GatewayError('STORE_UNAVAILABLE', undefined, { cause: error });

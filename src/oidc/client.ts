@@ -4,9 +4,11 @@ import { GatewayError } from '../errors.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { RefreshOutcome } from '../refresh/types.js';
+import type { SessionUser } from '../session/types.js';
 import { startDiscovery } from './discovery.js';
 import { classifyRefreshError, loginError } from './errors.js';
 import { createLogoutTokenVerifier } from './logout-token.js';
+import { userFromClaims } from './session-record.js';
 import type { LoginResult, LoginStart, LoginTransaction, LogoutSubject, OidcClient } from './types.js';
 import { portcullisUrl } from './urls.js';
 
@@ -99,13 +101,7 @@ export function createOidcClient(deps: OidcClientDeps): OidcClient {
       });
       const idClaims = response.claims();
       if (!idClaims) throw new GatewayError('BAD_CALLBACK', 'The identity provider sent no ID token.');
-      const claims: Record<string, unknown> = { ...idClaims };
-      if (oidc.serverMetadata().userinfo_endpoint) {
-        // userinfo's sub must equal the ID token's (OIDC Core §5.3.2); openid-client checks it
-        const userinfo = await client.fetchUserInfo(oidc, response.access_token, idClaims.sub);
-        Object.assign(claims, userinfo, { sub: idClaims.sub });
-      }
-      for (const name of PROTOCOL_CLAIMS) delete claims[name];
+      const claims = await identityClaims(oidc, idClaims, response.access_token);
       return {
         tokens: {
           accessToken: response.access_token,
@@ -123,11 +119,42 @@ export function createOidcClient(deps: OidcClientDeps): OidcClient {
     }
   }
 
+  /** ID token claims merged with userinfo's when the IdP has a userinfo endpoint, as at login. */
+  async function identityClaims(oidc: client.Configuration, idClaims: client.IDToken, accessToken: string): Promise<Record<string, unknown>> {
+    const claims: Record<string, unknown> = { ...idClaims };
+    if (oidc.serverMetadata().userinfo_endpoint) {
+      // userinfo's sub must equal the ID token's (OIDC Core §5.3.2); openid-client checks it
+      const userinfo = await client.fetchUserInfo(oidc, accessToken, idClaims.sub);
+      Object.assign(claims, userinfo, { sub: idClaims.sub });
+    }
+    for (const name of PROTOCOL_CLAIMS) delete claims[name];
+    return claims;
+  }
+
+  /**
+   * The user a refresh's new ID token (validated by openid-client: iss, aud, exp, signature when
+   * required) describes, with userinfo as at login. Undefined without an ID token, or when userinfo
+   * fails: the refreshed tokens must still be written (a rotated refresh token is the only one left),
+   * and the session keeps its claims until the next refresh.
+   */
+  async function refreshedUser(oidc: client.Configuration, response: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers): Promise<SessionUser | undefined> {
+    const idClaims = response.id_token ? response.claims() : undefined;
+    if (!idClaims) return undefined;
+    try {
+      return userFromClaims(idClaims.sub, await identityClaims(oidc, idClaims, response.access_token), config.idp.groups_claim);
+    } catch (error) {
+      log.warn({ reason: classifyRefreshError(error).error }, 'userinfo after a refresh failed; the session keeps its claims');
+      return undefined;
+    }
+  }
+
   async function refresh(refreshToken: string): Promise<RefreshOutcome> {
     try {
-      // a new ID token is validated by openid-client (iss, aud, sub unchanged); its claims are not
-      // returned: without userinfo they are a subset, and replacing the session's would drop groups
-      const response = await client.refreshTokenGrant(configuration(), refreshToken);
+      const oidc = configuration();
+      const response = await client.refreshTokenGrant(oidc, refreshToken);
+      // before userinfo: expiresIn() counts down in whole seconds from the response's arrival
+      const accessTokenExpiresAt = expiresAt(response.expiresIn());
+      const user = await refreshedUser(oidc, response);
       return {
         kind: 'ok',
         tokens: {
@@ -138,7 +165,8 @@ export function createOidcClient(deps: OidcClientDeps): OidcClient {
           ...(response.id_token ? { idToken: response.id_token } : {}),
           tokenType: response.token_type,
         },
-        accessTokenExpiresAt: expiresAt(response.expiresIn()),
+        accessTokenExpiresAt,
+        ...(user ? { user } : {}),
       };
     } catch (error) {
       const outcome = classifyRefreshError(error);

@@ -2,9 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import { escapeHtml, renderPage } from '../http/pages.js';
+import { normalizePath } from '../lib/path.js';
 import { sendHtml, sendRedirect } from '../http/respond.js';
 import { isRedirectAllowed } from '../routes/index.js';
 import { handleOf, newSessionId } from '../session/ids.js';
+import { IdpSessionEndedError } from '../session/store.js';
 import { cookieMaxAgeSeconds } from '../session/lifecycle.js';
 import type { AuthContext } from './endpoints.js';
 import { authorizationError } from './errors.js';
@@ -57,8 +59,7 @@ export function createLoginFlow(ctx0: AuthContext) {
       return sendRedirect(res, ctx, `${urls.login}?rd=${encodeURIComponent(bounded(returnTo).href)}`);
     }
     const { authorizationUrl, transaction } = await oidc.startLogin(bounded(returnTo));
-    const cookie = await transactions.issue(transaction);
-    sendRedirect(res, ctx, authorizationUrl.href, { setCookies: [cookie] });
+    sendRedirect(res, ctx, authorizationUrl.href, { setCookies: await transactions.begin(req, transaction) });
   }
 
   /** GET /.portcullis/login?rd=URL — rd must be on a configured route (no open redirect). */
@@ -69,7 +70,9 @@ export function createLoginFlow(ctx0: AuthContext) {
       const allowed = hasEncodedControls(rd) ? undefined : isRedirectAllowed(ctx0.routes, rd, publicUrl);
       if (!allowed) throw new GatewayError('BAD_REDIRECT', 'The address to return to after sign-in is not served by this gateway.');
       // returning to a gateway endpoint (e.g. the login itself) would loop: land on the portal instead
-      target = allowed.pathname.startsWith('/.portcullis/') ? target : allowed;
+      // (normalized first: /%2Eportcullis/login is the same endpoint)
+      const path = normalizePath(allowed.pathname);
+      target = path === undefined || path === '/.portcullis' || path.startsWith('/.portcullis/') ? target : allowed;
     }
     await startLogin(req, res, ctx, target);
   }
@@ -117,6 +120,11 @@ export function createLoginFlow(ctx0: AuthContext) {
         await store.create(record);
       } catch (error) {
         if (error instanceof GatewayError) throw error;
+        if (error instanceof IdpSessionEndedError) {
+          // the IdP's back-channel logout for this very IdP session arrived before this callback
+          log.info({ user: record.user.sub }, 'sign-in refused: its IdP session was ended meanwhile');
+          throw new GatewayError('BAD_CALLBACK', 'Your sign-in was ended by the identity provider before it completed. Please sign in again.');
+        }
         throw new GatewayError('STORE_UNAVAILABLE', 'Your session could not be saved. Please try again.', { cause: error });
       }
       const cookie = sessionCookies.issue(id, now, cookieMaxAgeSeconds(record, now, config.session.idle_timeout));

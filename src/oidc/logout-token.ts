@@ -13,8 +13,10 @@ export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backcha
 /** Explicit typing (§2.4) is accepted; so are the older untyped tokens. Anything else is not a logout token. */
 const ACCEPTED_TYP = new Set([undefined, 'jwt', 'logout+jwt', 'application/logout+jwt']);
 /** Logout tokens are delivered at once; an old one is a replay. */
-const MAX_TOKEN_AGE = '10m';
+const MAX_TOKEN_AGE_SECONDS = 600;
 const CLOCK_TOLERANCE_SECONDS = 60;
+/** A jti longer than this is not an identifier an IdP mints (oidc-provider: 21 characters). */
+export const MAX_JTI_LENGTH = 256;
 /** A JWT bigger than this is not something an IdP sends (and not worth verifying). */
 export const MAX_LOGOUT_TOKEN_LENGTH = 16 * 1024;
 
@@ -51,8 +53,9 @@ export function createLogoutTokenVerifier(options: LogoutTokenVerifierOptions) {
         issuer: options.issuer,
         audience: options.clientId,
         algorithms,
-        requiredClaims: ['iat'],
-        maxTokenAge: MAX_TOKEN_AGE,
+        // §2.4 (errata set 1): iat, exp and jti are REQUIRED
+        requiredClaims: ['iat', 'exp', 'jti'],
+        maxTokenAge: MAX_TOKEN_AGE_SECONDS,
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
         currentDate: new Date(options.clock.now()),
       });
@@ -79,8 +82,27 @@ export function createLogoutTokenVerifier(options: LogoutTokenVerifierOptions) {
     const sub = typeof payload.sub === 'string' && payload.sub ? payload.sub : undefined;
     const sid = typeof payload.sid === 'string' && payload.sid ? payload.sid : undefined;
     if (!sub && !sid) throw new LogoutTokenError('logout token names neither sub nor sid');
-    return { ...(sub ? { sub } : {}), ...(sid ? { sid } : {}) };
+    const jti = payload.jti;
+    if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH) {
+      throw new LogoutTokenError('logout token jti must be a non-empty string of at most 256 characters');
+    }
+    return {
+      ...(sub ? { sub } : {}),
+      ...(sid ? { sid } : {}),
+      token: { iss: options.issuer, jti, acceptedForMs: acceptedForMs(payload, options.clock.now()) },
+    };
   };
+}
+
+/**
+ * How much longer this verifier would accept the token: until the earlier of exp and the
+ * iat-based age limit, plus the clock tolerance. A replay guard kept that long is complete.
+ */
+export function acceptedForMs(payload: JWTPayload, now: number): number {
+  const untilSeconds = Math.min(payload.exp!, payload.iat! + MAX_TOKEN_AGE_SECONDS) + CLOCK_TOLERANCE_SECONDS;
+  const ms = untilSeconds * 1000 - now;
+  // at least a second (the token was accepted just now), at most the whole window
+  return Math.min(Math.max(ms, 1000), (MAX_TOKEN_AGE_SECONDS + 2 * CLOCK_TOLERANCE_SECONDS) * 1000);
 }
 
 function isNetworkError(error: unknown): boolean {

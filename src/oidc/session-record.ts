@@ -19,8 +19,15 @@ export function groupsFrom(claims: Record<string, unknown>, claim: string): stri
 }
 
 export function userFrom(result: LoginResult, groupsClaim: string): SessionUser {
-  const { claims } = result;
-  const email = typeof claims.email === 'string' && claims.email ? claims.email : undefined;
+  return userFromClaims(result.sub, result.claims, groupsClaim);
+}
+
+/** The session's view of a user from ID-token (+ userinfo) claims: at login and at every refresh. */
+export function userFromClaims(sub: string, claims: Record<string, unknown>, groupsClaim: string): SessionUser {
+  // the session's e-mail is one the IdP vouches for: it travels to upstreams in
+  // X-Portcullis-Email and the assertion, which they trust (the raw claim stays in `claims`)
+  const verified = claims.email_verified === true || claims.email_verified === 'true';
+  const email = verified && typeof claims.email === 'string' && claims.email ? claims.email : undefined;
   const name =
     typeof claims.name === 'string' && claims.name
       ? claims.name
@@ -28,7 +35,7 @@ export function userFrom(result: LoginResult, groupsClaim: string): SessionUser 
         ? claims.preferred_username
         : undefined;
   return {
-    sub: result.sub,
+    sub,
     ...(email ? { email } : {}),
     ...(name ? { name } : {}),
     groups: groupsFrom(claims, groupsClaim),

@@ -3,9 +3,10 @@ import type { IncomingMessage } from 'node:http';
 import { EncryptJWT, jwtDecrypt } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { GatewayError } from '../errors.js';
-import { deleteCookie, parseCookies, serializeCookie, type CookieOptions } from '../http/cookies.js';
+import { deleteCookie, parseCookies, readCookie, serializeCookie, type CookieOptions } from '../http/cookies.js';
 import type { Clock } from '../lib/clock.js';
 import { digest, safeEqual } from '../lib/random.js';
+import { fitPending, MAX_PENDING, parseIndex, serializeIndex, type PendingEntry } from './transaction-index.js';
 import type { LoginTransaction } from './types.js';
 
 /**
@@ -15,11 +16,10 @@ import type { LoginTransaction } from './types.js';
  * several tabs can log in at once. Path=/.portcullis/callback keeps it off every other request;
  * SameSite=Lax lets it ride the IdP's top-level redirect back. Usable once: the callback deletes
  * it, and consumed states are remembered so a replayed cookie is refused on this replica too.
+ * How many a browser may hold is bounded when a login starts (see transaction-index.ts).
  */
 export const CALLBACK_PATH = '/.portcullis/callback';
 const HKDF_INFO = 'portcullis login transaction v1';
-/** pending transactions kept per browser beyond the one being completed */
-const MAX_PENDING = 8;
 /** cookies looked at on one callback (bounded work for garbage cookie headers) */
 const MAX_INSPECTED = 24;
 const MAX_STATE_LENGTH = 512;
@@ -45,11 +45,19 @@ export interface TransactionCookies {
   /** A Set-Cookie header carrying the transaction. */
   issue(transaction: LoginTransaction): Promise<string>;
   /**
+   * The Set-Cookie headers that start a login from `req`: the transaction's cookie, deletions of
+   * the oldest pending ones beyond the bound, and the updated index of pending sign-ins.
+   */
+  begin(req: IncomingMessage, transaction: LoginTransaction): Promise<string[]>;
+  /**
    * Finds, verifies and consumes the transaction for `state`. Unknown, expired, tampered or
    * reused → GatewayError BAD_CALLBACK (deletions to send are in `cleanup(req)`).
    */
   take(req: IncomingMessage, state: unknown): Promise<TakenTransaction>;
-  /** Deletions for every transaction cookie on the request that is expired, broken, or for `state`. */
+  /**
+   * Deletions for every transaction cookie on the request that is expired, broken, for `state`, or
+   * beyond the bound, and the index of the pending sign-ins that remain.
+   */
   cleanup(req: IncomingMessage, state?: unknown): Promise<string[]>;
   nameFor(state: string): string;
 }
@@ -64,6 +72,9 @@ export function createTransactionCookies(options: TransactionCookiesOptions): Tr
     httpOnly: true,
     sameSite: 'lax',
   };
+  // the index must reach every URL a login can start from: Path=/, same domain and flags
+  const indexName = `${options.cookieName}_txs`;
+  const indexOptions: CookieOptions = { ...cookieOptions, path: '/' };
   const consumed = new LRUCache<string, true>({ max: 10_000, ttl: Math.max(1000, options.loginTimeoutMs) });
 
   const nameFor = (state: string): string => `${prefix}${digest(state, 12)}`;
@@ -85,6 +96,23 @@ export function createTransactionCookies(options: TransactionCookiesOptions): Tr
       ...cookieOptions,
       maxAgeSeconds: Math.floor(options.loginTimeoutMs / 1000),
     });
+  }
+
+  /** A Set-Cookie for the index of pending sign-ins, or its deletion when none remain. */
+  function indexCookie(entries: readonly PendingEntry[]): string {
+    if (entries.length === 0) return deleteCookie(indexName, indexOptions);
+    return serializeCookie(indexName, serializeIndex(entries), { ...indexOptions, maxAgeSeconds: Math.floor(options.loginTimeoutMs / 1000) });
+  }
+
+  async function begin(req: IncomingMessage, tx: LoginTransaction): Promise<string[]> {
+    const cookie = await issue(tx);
+    const id = digest(tx.state, 12);
+    // what the cookie adds to a Cookie header: `name=value; `
+    const bytes = cookie.indexOf(';') + 2;
+    const tracked = parseIndex(readCookie(req.headers.cookie, indexName)).filter((entry) => entry.id !== id);
+    const { keep, drop } = fitPending(tracked, MAX_PENDING - 1, bytes);
+    const deletions = drop.map((entry) => deleteCookie(`${prefix}${entry.id}`, cookieOptions));
+    return [cookie, ...deletions, indexCookie([...keep, { id, bytes }])];
   }
 
   /** Decrypts one cookie value; undefined when expired, tampered or not ours. */
@@ -127,15 +155,19 @@ export function createTransactionCookies(options: TransactionCookiesOptions): Tr
   async function cleanup(req: IncomingMessage, state?: unknown): Promise<string[]> {
     const own = isState(state) ? nameFor(state) : undefined;
     const deletions: string[] = [];
-    const live: Array<{ name: string; createdAt: number }> = [];
+    const live: Array<PendingEntry & { createdAt: number }> = [];
     for (const [name, value] of pending(req)) {
       const tx = name === own ? undefined : await open(value);
-      if (!tx) deletions.push(deleteCookie(name, cookieOptions));
-      else live.push({ name, createdAt: tx.createdAt });
+      // a live transaction under another name could never be taken: as good as broken
+      if (!tx || name !== nameFor(tx.state)) deletions.push(deleteCookie(name, cookieOptions));
+      else live.push({ id: name.slice(prefix.length), bytes: name.length + value.length + 3, createdAt: tx.createdAt });
     }
     // a browser that starts logins and never finishes them must not grow its Cookie header forever
-    live.sort((a, b) => b.createdAt - a.createdAt);
-    for (const extra of live.slice(MAX_PENDING)) deletions.push(deleteCookie(extra.name, cookieOptions));
+    live.sort((a, b) => a.createdAt - b.createdAt);
+    const { keep, drop } = fitPending(live, MAX_PENDING, 0);
+    for (const extra of drop) deletions.push(deleteCookie(`${prefix}${extra.id}`, cookieOptions));
+    // the callback sees every pending cookie: rebuild the index from them (it may have lost some)
+    if (keep.length > 0 || readCookie(req.headers.cookie, indexName) !== undefined) deletions.push(indexCookie(keep));
     return deletions;
   }
 
@@ -161,5 +193,5 @@ export function createTransactionCookies(options: TransactionCookiesOptions): Tr
     return { transaction: tx, setCookies: await cleanup(req, state) };
   }
 
-  return { issue, take, cleanup, nameFor };
+  return { issue, begin, take, cleanup, nameFor };
 }

@@ -34,6 +34,13 @@ export interface LoginResult {
 export interface LogoutSubject {
   sub?: string;
   sid?: string;
+  /** what identifies the token itself, for the replay guard (§2.4: jti is REQUIRED) */
+  token: {
+    iss: string;
+    jti: string;
+    /** how long the verifier would still accept this token: the replay guard keeps the jti that long */
+    acceptedForMs: number;
+  };
 }
 
 /** The gateway's view of its OpenID Provider. The only code that uses openid-client. */

@@ -1,6 +1,6 @@
 /**
- * URLs of the gateway's own endpoints under server.public_url (which may carry a path prefix
- * when a load balancer mounts the gateway below one).
+ * URLs of the gateway's own endpoints under server.public_url (an origin: config refuses a path,
+ * since cookie paths and every endpoint assume /.portcullis/ at the host's root).
  */
 export function portcullisUrl(publicUrl: string, path: `/.portcullis/${string}`): string {
   return `${publicUrl.replace(/\/+$/, '')}${path}`;

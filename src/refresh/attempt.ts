@@ -1,13 +1,15 @@
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { SKIP, type SessionStore } from '../session/store.js';
-import { toSession, type Session, type SessionRecord, type SessionTokens } from '../session/types.js';
+import { toSession, type Session, type SessionRecord } from '../session/types.js';
 import type { TokenRefresher } from './types.js';
+import { applyRefresh } from './write-back.js';
 
 /**
  * One refresh of one session, the cross-replica protocol in one place: take the lease, read the
- * authoritative record, call the IdP, write the new tokens conditionally, end the session on a
- * definitive refusal, release the lease. The scheduler decides what happens next from the result.
+ * authoritative record, call the IdP, write the new tokens (and the user the new ID token names)
+ * conditionally, end the session on a definitive refusal or a changed `sub`, release the lease.
+ * The scheduler decides what happens next from the result.
  */
 export type AttemptResult =
   /** another replica holds the lease */
@@ -70,23 +72,40 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
     }
   };
 
+  /** Ends a session for good with a `revoked` tombstone that reaches every replica. */
+  async function end(handle: string): Promise<AttemptResult> {
+    try {
+      // idempotent: a session already logged out keeps its first tombstone
+      await store.remove(handle, 'revoked');
+    } catch (err) {
+      // not retried: the IdP already refused this grant; any replica that tries it again ends it
+      count('error');
+      log.error({ handle, error: describe(err) }, 'could not end a session the IdP no longer vouches for');
+    }
+    return { kind: 'revoked' };
+  }
+
   async function refresh(handle: string, loaded: SessionRecord, refreshToken: string, cancelled: () => boolean): Promise<AttemptResult> {
     const outcome = await refresher.refresh(refreshToken);
     switch (outcome.kind) {
       case 'ok': {
+        if (outcome.user && outcome.user.sub !== loaded.user.sub) {
+          // OIDC Core §12.2: a refreshed ID token names the same sub, or it is not this user's session
+          count('refused');
+          log.warn({ handle }, 'refreshed ID token names another subject; ending the session');
+          return end(handle);
+        }
         count('ok');
         // logged out meanwhile: nothing to write (the store would refuse it anyway)
         if (cancelled()) return { kind: 'cancelled' };
         let skipped = false;
         const written = await store.update(handle, (current) => {
-          // Only on top of the tokens we refreshed from. Not a version compare: a touch in between
-          // bumps the version, and dropping a rotated refresh token for it would kill the session.
-          skipped = !sameTokens(current.tokens, loaded.tokens);
-          if (skipped) return SKIP;
-          return { ...current, tokens: mergeTokens(current.tokens, outcome.tokens), accessTokenExpiresAt: outcome.accessTokenExpiresAt };
+          const next = applyRefresh(current, loaded.tokens, outcome);
+          skipped = next === SKIP;
+          return next;
         });
         if (written) {
-          log.debug({ handle }, 'access token refreshed');
+          log.debug({ handle, claims: outcome.user ? 'updated' : 'kept' }, 'access token refreshed');
           return { kind: 'refreshed', session: toSession(written) };
         }
         if (!skipped) return { kind: 'gone' }; // a logout raced the refresh: the session stays dead
@@ -96,36 +115,13 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
       case 'refused':
         count('refused');
         log.info({ handle, error: outcome.error }, 'token refresh refused by the IdP; ending the session');
-        try {
-          // idempotent: a session already logged out keeps its first tombstone
-          await store.remove(handle, 'revoked');
-        } catch (err) {
-          // not retried: the IdP already refused this grant; any replica that tries it again ends it
-          count('error');
-          log.error({ handle, error: describe(err) }, 'could not end a session whose refresh was refused');
-        }
-        return { kind: 'revoked' };
+        return end(handle);
       case 'transient':
         count('transient');
         log.warn({ handle, error: outcome.error }, 'token refresh failed; will retry');
         return { kind: 'transient' };
     }
   }
-}
-
-function sameTokens(a: SessionTokens, b: SessionTokens): boolean {
-  return a.accessToken === b.accessToken && a.refreshToken === b.refreshToken;
-}
-
-/** An IdP may omit a new refresh token or ID token from a refresh response: keep the ones held. */
-export function mergeTokens(held: SessionTokens, fresh: SessionTokens): SessionTokens {
-  return {
-    ...held,
-    ...fresh,
-    refreshToken: fresh.refreshToken ?? held.refreshToken,
-    idToken: fresh.idToken ?? held.idToken,
-    tokenType: fresh.tokenType ?? held.tokenType,
-  };
 }
 
 /** An error's name and message only: no stack, no request objects that could carry tokens. */

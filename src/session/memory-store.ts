@@ -1,7 +1,8 @@
 import type { Clock } from '../lib/clock.js';
 import { createEventHub } from './event-hub.js';
+import { createExpiringSet } from './expiring-set.js';
 import { isLive } from './lifecycle.js';
-import { SKIP, type SessionStore } from './store.js';
+import { IdpSessionEndedError, SKIP, type SessionStore } from './store.js';
 import { toSession, type Session, type SessionRecord, type Tombstone, type TombstoneReason } from './types.js';
 
 /**
@@ -18,6 +19,8 @@ export interface MemoryStoreOptions {
   sweepIntervalMs?: number;
   /** where a throwing event listener's error goes (e.g. a logger); default: dropped */
   onListenerError?: (error: unknown) => void;
+  /** how many one-time claims and ended IdP sids are kept at most (oldest go first); default 100 000 */
+  maxClaims?: number;
 }
 
 /** a mutator that keeps writing to the store itself cannot loop forever */
@@ -36,6 +39,9 @@ export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
   const byIdpSid = new Map<string, Set<string>>();
   const tombstones = new Map<string, { tombstone: Tombstone; until: number }>();
   const leases = new Map<string, { owner: string; until: number }>();
+  // bounded: only verified logout tokens add to these, and they matter for minutes
+  const claims = createExpiringSet(options.maxClaims ?? 100_000);
+  const endedIdpSids = createExpiringSet(options.maxClaims ?? 100_000);
   const hub = createEventHub(options.onListenerError);
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -140,6 +146,8 @@ export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
       const now = clock.now();
       if (live(record.handle, now)) throw new Error('a session with this handle already exists');
       if (keptTombstone(record.handle, now)) throw new Error('a session with this handle was removed');
+      // checked in the same turn as the write: a logout by sid is either before it or finds it
+      if (record.idpSid !== undefined && endedIdpSids.has(record.idpSid, now)) throw new IdpSessionEndedError();
       put(structuredClone(record));
     },
 
@@ -175,8 +183,16 @@ export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
       return removeAll(bySub.get(sub), reason);
     },
 
-    async removeByIdpSid(idpSid, reason) {
+    async removeByIdpSid(idpSid, reason, options) {
+      const refuseFor = options?.refuseNewForMs;
+      if (refuseFor !== undefined && refuseFor > 0) endedIdpSids.add(idpSid, clock.now() + refuseFor);
       return removeAll(byIdpSid.get(idpSid), reason);
+    },
+
+    async claimOnce(name, ttlMs) {
+      positive('ttlMs', ttlMs);
+      const now = clock.now();
+      return claims.claim(name, now, now + ttlMs);
     },
 
     async tombstone(handle) {

@@ -3,6 +3,7 @@ import type { Clock } from '../lib/clock.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { ExpiringSet } from './expiring-set.js';
 import type { RedisBackend } from './redis-connection.js';
 import type { RedisKeys } from './redis-keys.js';
 import type { Mirror } from './redis-mirror.js';
@@ -24,6 +25,10 @@ export interface StoreContext {
   metrics?: Metrics;
   negative: LRUCache<string, true>;
   queue: OutageQueue;
+  /** this replica's own one-time claims: replays to it are refused even while Redis is away */
+  claims: ExpiringSet;
+  /** IdP sids this replica ended (the authority is `P e:…` in Redis; this holds while it is away) */
+  endedIdpSids: ExpiringSet;
   emit(event: StoreEvent): void;
   /** the command connection is up (the store may still be resyncing) */
   connected(): boolean;

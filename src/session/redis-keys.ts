@@ -11,6 +11,8 @@ import { digest } from '../lib/random.js';
  *   P u:<digest(sub)>   set of handles of a user
  *   P i:<digest(sid)>   set of handles of an IdP session
  *   P l:<name>          lease (owner id, PX ttl)
+ *   P o:<digest(name)>  a one-time claim, e.g. a logout token's issuer + jti (SET NX PX)
+ *   P e:<digest(sid)>   an IdP session ended by a back-channel logout: no new session with that sid
  *   P probe:<random>    short-lived key that proves keyspace notifications arrive
  */
 export interface RedisKeys {
@@ -23,6 +25,8 @@ export interface RedisKeys {
   bySub(sub: string): string;
   byIdpSid(idpSid: string): string;
   lease(name: string): string;
+  claim(name: string): string;
+  endedIdpSid(idpSid: string): string;
   probe(id: string): string;
   /** SCAN MATCH pattern for every session record */
   sessionPattern: string;
@@ -59,6 +63,8 @@ export function createRedisKeys(prefix: string): RedisKeys {
     bySub: (sub) => `${prefix}u:${digest(sub)}`,
     byIdpSid: (idpSid) => `${prefix}i:${digest(idpSid)}`,
     lease: (name) => `${prefix}l:${name}`,
+    claim: (name) => `${prefix}o:${digest(name)}`,
+    endedIdpSid: (idpSid) => `${prefix}e:${digest(idpSid)}`,
     probe: (id) => `${prefix}probe:${id}`,
     sessionPattern: `${escapeGlob(sessionHead)}*`,
     classify(key) {

@@ -74,15 +74,24 @@ return 1`,
 
 /**
  * ARGV: handle, reason, at, tombstone ttl, created-before ('' = any), match ('' | 'sub' | 'sid'),
- * match value. Replaces the session with a tombstone naming the user and IdP sid read from the
- * view itself. created-before leaves a later session alone (a logout queued during an outage must
- * not end a newer login); match makes index-driven deletions exact (an index may still list a
- * session whose sid changed). → tombstone JSON, or false when no session qualifies.
+ * match value, pre-empt ('1' | ''). Replaces the session with a tombstone naming the user and IdP
+ * sid read from the view itself. created-before leaves a later session alone (a logout queued
+ * during an outage must not end a newer login); match makes index-driven deletions exact (an
+ * index may still list a session whose sid changed). pre-empt: an index member with no record
+ * yet is a create in flight (the index is written first), so a tombstone is left for its create
+ * script to find (an ended IdP sid, see redis-removals.ts). → tombstone JSON, or false when no
+ * session qualifies.
  */
 export const REMOVE = script(
   'remove',
   `local cur = redis.call('GET', KEYS[1])
-if not cur then return false end
+if not cur then
+  if ARGV[8] == '1' and redis.call('EXISTS', KEYS[2]) == 0 then
+    local t = { handle = ARGV[1], sub = '', reason = ARGV[2], at = ARGV[3], idpSid = ARGV[7] }
+    redis.call('SET', KEYS[2], cjson.encode(t), 'PX', ARGV[4])
+  end
+  return false
+end
 local sub, sid, created = '', nil, nil
 local pos = string.match(cur, '^1|%d+|%d+|%d+|()')
 if pos then

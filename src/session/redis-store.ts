@@ -4,6 +4,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createRedisBackend } from './redis-connection.js';
 import { isReplyError, storeUnavailable, type StoreContext } from './redis-context.js';
+import { createExpiringSet } from './expiring-set.js';
 import { createStoreEvents } from './redis-events.js';
 import { createRedisKeys, escapeGlob, isValidHandle } from './redis-keys.js';
 import { createMirror } from './redis-mirror.js';
@@ -33,6 +34,8 @@ export interface RedisStoreOptions {
   metrics?: Metrics;
   negativeCacheSize?: number;
   negativeCacheTtlMs?: number;
+  /** one-time claims and ended IdP sids this replica also keeps in memory; default 100 000 each */
+  maxLocalClaims?: number;
 }
 
 /**
@@ -59,6 +62,8 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
     ...(options.metrics ? { metrics: options.metrics } : {}),
     negative: new LRUCache<string, true>({ max: options.negativeCacheSize ?? 5000, ttl: options.negativeCacheTtlMs ?? 2000 }),
     queue: createOutageQueue(options.outageQueueLimit),
+    claims: createExpiringSet(options.maxLocalClaims ?? 100_000),
+    endedIdpSids: createExpiringSet(options.maxLocalClaims ?? 100_000),
     emit: events.emit,
     connected: () => backend.isReady(),
   };

@@ -3,10 +3,10 @@ import { applySession, errorText, type StoreContext } from './redis-context.js';
 import { indexSession, unindexMoved } from './redis-indexes.js';
 import { isValidHandle } from './redis-keys.js';
 import { CREATE, LEASE_ACQUIRE, LEASE_RELEASE, runScript, TOUCH, UPDATE } from './redis-scripts.js';
-import { SKIP, type SessionStore } from './store.js';
+import { IdpSessionEndedError, SKIP, type SessionStore } from './store.js';
 import { toSession, type SessionRecord } from './types.js';
 
-type Writes = Pick<SessionStore, 'create' | 'update' | 'touch' | 'acquireLease' | 'releaseLease'>;
+type Writes = Pick<SessionStore, 'create' | 'update' | 'touch' | 'acquireLease' | 'releaseLease' | 'claimOnce'>;
 
 const UPDATE_ATTEMPTS = 5;
 
@@ -33,11 +33,18 @@ export function createWrites(
       const ttl = Math.min(session.expiresAt, session.lastSeenAt + ctx.idleTimeoutMs) - now;
       const view = encodeView(session);
       const sealed = ctx.cipher.seal(record.tokens, record.handle);
+      const { idpSid } = session;
+      if (idpSid !== undefined && ctx.endedIdpSids.has(idpSid, now)) throw new IdpSessionEndedError();
+      const sidEnded = async (): Promise<boolean> => idpSid !== undefined && (await client.exists(keys.endedIdpSid(idpSid))) === 1;
       const result = await guard(async () => {
         await indexSession(ctx, session, now);
+        // index first, then the mark, then the record: see the ordering argument in redis-removals.ts
+        if (await sidEnded()) return 'SID_ENDED';
         return ttl < 1 ? 'ENDED' : await runScript(client, CREATE, keys.triple(record.handle), [view, sealed, String(ttl)]);
       });
       if (result === 'ENDED') return; // already over: nothing to keep
+      // a fresh handle is tombstoned only by a logout of its IdP sid that found it in the index
+      if (result === 'SID_ENDED' || (result === 'TOMBSTONED' && (await guard(sidEnded)))) throw new IdpSessionEndedError();
       if (result !== 'OK') throw new Error(result === 'TOMBSTONED' ? 'session handle was deleted' : 'session handle already exists');
       applySession(ctx, session);
     },
@@ -99,6 +106,23 @@ export function createWrites(
       } catch (error) {
         logger.debug({ err: errorText(error) }, 'lease not acquired');
         return false;
+      }
+    },
+
+    async claimOnce(name, ttlMs) {
+      const now = ctx.clock.now();
+      const ms = Math.max(1, Math.ceil(ttlMs));
+      // this replica remembers its own claims too: a replay to it is refused even while Redis is away
+      if (!ctx.claims.claim(name, now, now + ms)) return false;
+      if (!ctx.connected()) {
+        logger.warn('one-time claim checked on this replica only: Redis is unreachable');
+        return true;
+      }
+      try {
+        return (await client.set(keys.claim(name), String(now), 'PX', ms, 'NX')) === 'OK';
+      } catch (error) {
+        logger.warn({ err: errorText(error) }, 'one-time claim checked on this replica only: Redis did not answer');
+        return true;
       }
     },
 

@@ -19,6 +19,26 @@ export type StoreListener = (event: StoreEvent) => void;
 /** Returned by `update`'s mutator to skip the write. */
 export const SKIP = Symbol('skip');
 
+/**
+ * `create` refused a session whose IdP session was ended (a back-channel logout naming its
+ * `sid`) moments before: the login raced its own logout, and the logout wins.
+ */
+export class IdpSessionEndedError extends Error {
+  constructor() {
+    super('the IdP session of this login was ended by a logout');
+    this.name = 'IdpSessionEndedError';
+  }
+}
+
+export interface RemoveByIdpSidOptions {
+  /**
+   * Also refuse, for this long, to create a session with this IdP sid (IdpSessionEndedError):
+   * a login that raced the logout cannot outlive it. The refusal is recorded before the
+   * sessions are looked up, so every create either sees it or is found and ended.
+   */
+  refuseNewForMs?: number;
+}
+
 export interface StoreStatus {
   up: boolean;
   /** writes waiting for the store to come back */
@@ -39,7 +59,10 @@ export interface SessionStore {
   peek(handle: string): Session | undefined;
   /** Authoritative read with tokens (decrypted). */
   load(handle: string): Promise<SessionRecord | undefined>;
-  /** Writes a new session; fails if the handle exists or is tombstoned. */
+  /**
+   * Writes a new session; fails if the handle exists or is tombstoned, and with
+   * IdpSessionEndedError if its IdP sid was ended (see `removeByIdpSid`'s refuseNewForMs).
+   */
   create(record: SessionRecord): Promise<void>;
   /**
    * Conditional read-modify-write: `mutate` gets the current record and returns the new one
@@ -53,7 +76,13 @@ export interface SessionStore {
   /** Deletes with a tombstone naming session, user, IdP sid and reason. */
   remove(handle: string, reason: TombstoneReason): Promise<Tombstone | undefined>;
   removeBySub(sub: string, reason: TombstoneReason): Promise<Tombstone[]>;
-  removeByIdpSid(idpSid: string, reason: TombstoneReason): Promise<Tombstone[]>;
+  removeByIdpSid(idpSid: string, reason: TombstoneReason, options?: RemoveByIdpSidOptions): Promise<Tombstone[]>;
+  /**
+   * A one-time claim across replicas (the replay guard for logout tokens): true the first time
+   * `name` is claimed, false while the claim lasts (`ttlMs`). Names are hashed before storage.
+   * While a distributed store is unreachable, claims are checked on this replica only.
+   */
+  claimOnce(name: string, ttlMs: number): Promise<boolean>;
   /** The tombstone for a handle, if one is still kept. */
   tombstone(handle: string): Promise<Tombstone | undefined>;
   listBySub(sub: string): Promise<Session[]>;

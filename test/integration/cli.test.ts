@@ -32,6 +32,27 @@ t.test('check-config: the example is valid', async (t) => {
   t.match(stdout, /ok/);
 });
 
+t.test('check-config: a public_url with a path is refused, naming the key and what to use', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-cli-'));
+  await mkdir(join(dir, 'policies'));
+  await writeFile(join(dir, 'policies', 'everyone.yaml'), 'name: everyone\nallow:\n  - authenticated: true\n');
+  const file = join(dir, 'path.yaml');
+  await writeFile(
+    file,
+    [
+      'server: { public_url: "https://corp.example/auth" }',
+      'idp: { issuer: "https://idp.example.com", client_id: "c", client_secret: "s" }',
+      'cookie: { secret: "a-cookie-secret-of-at-least-32-bytes-long!" }',
+      'routes:',
+      '  - { from: "https://corp.example/app", to: "http://127.0.0.1:3000", policy: everyone }',
+    ].join('\n'),
+  );
+  const { code, stderr } = await run(['check-config', file]).done;
+  t.equal(code, 1);
+  t.match(stderr, /server\.public_url: a path \("\/auth"\) is not supported: the gateway's endpoints live at \/\.portcullis\/ on the host itself; use "https:\/\/corp\.example"/);
+  t.equal(stderr.match(/server\.public_url/g)?.length, 1, 'one problem, reported once');
+});
+
 t.test('check-config: every problem at once, each with its key path, exit 1', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-cli-'));
   await mkdir(join(dir, 'policies'));

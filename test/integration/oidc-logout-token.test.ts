@@ -51,12 +51,42 @@ async function sign(payload: JWTPayload, header: Record<string, unknown> = {}): 
 }
 
 t.test('a valid logout token yields sub and sid', async (t) => {
-  t.same(await verify(await sign(claims())), { sub: 'alice', sid: 'idp-sid-1' });
-  t.same(await verify(await sign(claims({ sid: undefined }))), { sub: 'alice' }, 'sub alone');
-  t.same(await verify(await sign(claims({ sub: undefined }))), { sid: 'idp-sid-1' }, 'sid alone');
-  t.same(await verify(await sign(claims(), { typ: undefined })), { sub: 'alice', sid: 'idp-sid-1' }, 'untyped');
-  t.same(await verify(await sign(claims(), { typ: 'JWT' })), { sub: 'alice', sid: 'idp-sid-1' });
-  t.same(await verify(await sign(claims({ aud: ['other', CLIENT_ID] }))), { sub: 'alice', sid: 'idp-sid-1' }, 'aud array');
+  const token = { iss: ISSUER, jti: 'j1', acceptedForMs: 180_000 };
+  t.same(await verify(await sign(claims())), { sub: 'alice', sid: 'idp-sid-1', token });
+  t.same(await verify(await sign(claims({ sid: undefined }))), { sub: 'alice', token }, 'sub alone');
+  t.same(await verify(await sign(claims({ sub: undefined }))), { sid: 'idp-sid-1', token }, 'sid alone');
+  t.match(await verify(await sign(claims(), { typ: undefined })), { sub: 'alice', sid: 'idp-sid-1' }, 'untyped');
+  t.match(await verify(await sign(claims(), { typ: 'JWT' })), { sub: 'alice', sid: 'idp-sid-1' });
+  t.match(await verify(await sign(claims({ aud: ['other', CLIENT_ID] }))), { sub: 'alice', sid: 'idp-sid-1' }, 'aud array');
+  t.match(await verify(await sign(claims({ jti: 'x'.repeat(256) }))), { token: { jti: 'x'.repeat(256) } }, 'a long jti');
+});
+
+t.test('the replay guard lasts exactly as long as the token would still pass', async (t) => {
+  const nowS = Math.floor(NOW / 1000);
+  const cases: Array<[string, Record<string, unknown>, number]> = [
+    ['exp in 120s: exp + 60s tolerance', { exp: nowS + 120 }, 180_000],
+    ['exp far away: iat + 10m + 60s', { iat: nowS - 5, exp: nowS + 86_400 }, 655_000],
+    ['exp just passed, within the tolerance', { exp: nowS - 30 }, 30_000],
+  ];
+  for (const [name, overrides, expected] of cases) {
+    t.equal((await verify(await sign(claims(overrides)))).token.acceptedForMs, expected, name);
+  }
+});
+
+t.test('jti and exp are required (§2.4, errata set 1)', async (t) => {
+  const cases: Array<[string, Record<string, unknown>]> = [
+    ['no jti', { jti: undefined }],
+    ['empty jti', { jti: '' }],
+    ['jti a number', { jti: 42 }],
+    ['jti an object', { jti: { a: 1 } }],
+    ['jti too long', { jti: 'x'.repeat(257) }],
+    ['no exp', { exp: undefined }],
+    ['exp not a number', { exp: 'soon' }],
+  ];
+  for (const [name, overrides] of cases) {
+    const error = await verify(await sign(claims(overrides))).then(() => undefined, (e: unknown) => e);
+    t.type(error, LogoutTokenError, name);
+  }
 });
 
 t.test('every §2.6 rule refuses', async (t) => {

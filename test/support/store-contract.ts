@@ -2,7 +2,7 @@ import type { Test } from 'tap';
 import { systemClock, type Clock } from '../../src/lib/clock.js';
 import { randomToken } from '../../src/lib/random.js';
 import { handleOf, newSessionId } from '../../src/session/ids.js';
-import { SKIP, type SessionStore, type StoreEvent } from '../../src/session/store.js';
+import { IdpSessionEndedError, SKIP, type SessionStore, type StoreEvent } from '../../src/session/store.js';
 import { toSession, type Session, type SessionRecord } from '../../src/session/types.js';
 
 /**
@@ -341,6 +341,88 @@ export async function runStoreContract(t: Test, name: string, makeStore: StoreFa
       await waitFor(() => store.acquireLease(name, 'a', 10_000), 'passes on after the ttl');
       t.ok(Date.now() - taken >= 290, 'not before the ttl');
       t.equal(await store.acquireLease('other:' + randomToken(8), 'b', 10_000), true, 'leases are per name');
+    });
+
+    t.test('claimOnce: true the first time, false while the claim lasts, free again after its ttl', async (t) => {
+      const store = await open(t);
+      const name = `backchannel-logout\0https://idp.example\0${randomToken(8)}`;
+      t.equal(await store.claimOnce(name, LONG), true, 'the first claim');
+      t.equal(await store.claimOnce(name, LONG), false, 'a replay');
+      t.equal(await store.claimOnce(name, 1), false, 'a shorter ttl does not free it');
+      t.equal(await store.claimOnce(`${name}x`, LONG), true, 'claims are per name');
+      const [first, second] = await Promise.all([store.claimOnce(`${name}y`, LONG), store.claimOnce(`${name}y`, LONG)]);
+      t.ok(first !== second, 'of two at once, exactly one wins');
+      const short = `short-${randomToken(8)}`;
+      const taken = Date.now();
+      t.equal(await store.claimOnce(short, 300), true);
+      t.equal(await store.claimOnce(short, 300), false);
+      await waitFor(() => store.claimOnce(short, 300), 'claimable again after its ttl');
+      t.ok(Date.now() - taken >= 290, 'not before the ttl');
+    });
+
+    t.test('after removeByIdpSid with refuseNewForMs, a create with that sid is refused until it ends', async (t) => {
+      const store = await open(t);
+      const sub = 'user-' + randomToken(6);
+      const sid = 'sid-' + randomToken(6);
+      const live = makeRecord({ sub, idpSid: sid });
+      await store.create(live);
+      const ended = await store.removeByIdpSid(sid, 'backchannel', { refuseNewForMs: 500 });
+      t.strictSame(handles(ended), [live.handle], 'the live session ended');
+      const late = makeRecord({ sub, idpSid: sid });
+      await t.rejects(store.create(late), IdpSessionEndedError, 'a login with the ended sid is refused');
+      t.equal(await store.get(late.handle), undefined, 'and left nothing behind');
+      t.equal(await store.load(late.handle), undefined);
+      await store.create(makeRecord({ sub, idpSid: 'sid-' + randomToken(6) }));
+      await store.create(makeRecord({ sub }));
+      t.pass('the same user with another IdP session, or none, signs in');
+      await waitFor(async () => {
+        try {
+          await store.create(makeRecord({ sub, idpSid: sid }));
+          return true;
+        } catch (error) {
+          if (!(error instanceof IdpSessionEndedError)) throw error;
+          return false;
+        }
+      }, 'the sid is usable again after the refusal ends');
+
+      const plain = 'sid-' + randomToken(6);
+      await store.removeByIdpSid(plain, 'backchannel');
+      await store.create(makeRecord({ idpSid: plain }));
+      t.pass('removeByIdpSid without refuseNewForMs refuses nothing later');
+      const user = 'user-' + randomToken(6);
+      await store.removeBySub(user, 'backchannel');
+      await store.create(makeRecord({ sub: user, idpSid: 'sid-' + randomToken(6) }));
+      t.pass('neither does removeBySub: a login after it is a new IdP session');
+    });
+
+    t.test('a create racing the end of its IdP sid never leaves a live session', async (t) => {
+      const store = await open(t);
+      let refused = 0;
+      let ended = 0;
+      for (let i = 0; i < 24; i++) {
+        const sid = 'sid-' + randomToken(6);
+        const record = makeRecord({ idpSid: sid });
+        const created = store.create(record);
+        // start the logout at a different point of the create each round
+        const logout = (async () => {
+          for (let k = 0; k < i % 8; k++) await new Promise((resolve) => setImmediate(resolve));
+          if (i >= 16) await pause(i - 16);
+          return store.removeByIdpSid(sid, 'backchannel', { refuseNewForMs: LONG });
+        })();
+        const [c, l] = await Promise.allSettled([created, logout]);
+        t.equal(l.status, 'fulfilled', `round ${i}: the logout went through`);
+        if (c.status === 'rejected') {
+          t.type(c.reason, IdpSessionEndedError, `round ${i}: a refused create says why`);
+          refused++;
+        } else {
+          // then the logout found it: it ended now, or ends the moment its record appears
+          ended++;
+        }
+        t.equal(await store.get(record.handle), undefined, `round ${i}: no live session (get)`);
+        t.equal(await store.load(record.handle), undefined, `round ${i}: no live session (load)`);
+        t.strictSame(await store.listBySub(record.user.sub), [], `round ${i}: none listed`);
+      }
+      t.comment(`refused at create: ${refused}, ended after create: ${ended}`);
     });
 
     t.test('subscribers get a set event on create and update', async (t) => {

@@ -1,7 +1,7 @@
 import type { OneOrMany } from '../../config/policy-schema.js';
 import { type Criterion, describeList, toList, verifiedEmail } from './types.js';
 
-/** `email_domain`: the part after the last "@" equals one of the domains (subdomains do not count). */
+/** `email_domain`: the domain of a verified, plain address equals one of the domains (subdomains do not count). */
 export function compileEmailDomain(value: OneOrMany<string>): Criterion {
   const list = toList(value);
   // "@example.com": an endsWith test is then exact on the domain and allocates nothing

@@ -105,7 +105,7 @@ t.test('the example config and policies are valid and compile', async (t) => {
   t.equal(table.match('http', '127.0.0.1:8080', '/other')?.policy, 'everyone');
 
   const engineering = policies.get('engineering')!;
-  const staff = { sub: 's', email: 'ada@example.com', groups: [], claims: {} };
+  const staff = { sub: 's', email: 'ada@example.com', groups: [], claims: { email_verified: true } };
   t.equal(engineering.evaluate(staff, { method: 'GET', path: '/' }).allow, true);
   t.equal(engineering.evaluate(staff, { method: 'GET', path: '/admin' }).allow, false, 'non-admins are denied /admin');
   t.equal(engineering.evaluate({ ...staff, groups: ['admins'] }, { method: 'GET', path: '/admin' }).allow, true);

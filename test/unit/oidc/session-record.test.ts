@@ -1,5 +1,5 @@
 import t from 'tap';
-import { groupsFrom, sessionRecordFrom } from '../../../src/oidc/session-record.js';
+import { groupsFrom, sessionRecordFrom, userFromClaims } from '../../../src/oidc/session-record.js';
 import type { LoginResult } from '../../../src/oidc/types.js';
 
 t.test('groups come from the configured claim in its common shapes', async (t) => {
@@ -18,7 +18,7 @@ t.test('groups come from the configured claim in its common shapes', async (t) =
 t.test('a session record from a login', async (t) => {
   const result: LoginResult = {
     sub: 'alice',
-    claims: { sub: 'alice', email: 'alice@example.com', name: 'Alice', groups: ['staff'], dept: 'eng' },
+    claims: { sub: 'alice', email: 'alice@example.com', email_verified: true, name: 'Alice', groups: ['staff'], dept: 'eng' },
     sid: 'idp-session',
     tokens: { accessToken: 'at', refreshToken: 'rt', idToken: 'it', tokenType: 'bearer' },
     accessTokenExpiresAt: 1_000_060_000,
@@ -56,4 +56,12 @@ t.test('a session record from a login', async (t) => {
   t.equal(noRefresh.user.name, 'bobby');
   t.same(noRefresh.user.groups, []);
   t.notOk('userAgent' in noRefresh);
+});
+
+t.test('the session carries an e-mail only when the IdP marks it verified (upstreams trust X-Portcullis-Email)', async (t) => {
+  const claimsFor = (email_verified: unknown) => userFromClaims('u', { email: 'boss@example.com', ...(email_verified === undefined ? {} : { email_verified }) }, 'groups');
+  t.equal(claimsFor(true).email, 'boss@example.com');
+  t.equal(claimsFor('true').email, 'boss@example.com', 'the string some userinfo endpoints send');
+  for (const value of [undefined, false, 'false', 1, null]) t.equal(claimsFor(value).email, undefined, `email_verified ${JSON.stringify(value)}`);
+  t.equal(claimsFor(false).claims['email'], 'boss@example.com', 'the raw claim stays for claim rules');
 });

@@ -144,7 +144,84 @@ t.test('cleanup deletes expired and broken transaction cookies and caps the pend
   t.notOk(deletions.includes('unrelated') || deletions.includes('_portcullis'), 'other cookies untouched');
   t.ok(deletions.includes(cookies.nameFor('live-0')) && deletions.includes(cookies.nameFor('live-1')), 'the oldest beyond the cap go');
   t.notOk(deletions.includes(cookies.nameFor('live-9')), 'the newest stay');
-  t.equal(deletions.length, 4);
+  t.equal(deletions.filter((name) => name !== '_portcullis_txs').length, 4);
+  t.ok(deletions.includes('_portcullis_txs'), 'and the index of pending sign-ins is rebuilt');
+});
+
+/** name → value of the cookies a browser would hold after applying Set-Cookie headers in order */
+function apply(jar: Map<string, string>, setCookies: string[]): void {
+  for (const header of setCookies) {
+    const [pairText] = header.split(';');
+    const name = pairText!.slice(0, pairText!.indexOf('='));
+    if (/Max-Age=0(;|$)/.test(header)) jar.delete(name);
+    else jar.set(name, pairText!.slice(name.length + 1));
+  }
+}
+
+function requestFrom(jar: Map<string, string>): IncomingMessage {
+  return request(...[...jar].map(([name, value]) => `${name}=${value}`));
+}
+
+t.test('begin: a new login deletes the oldest pending ones beyond the cap, in the same response', async (t) => {
+  const { cookies, now, advance } = setup();
+  const jar = new Map<string, string>();
+  const states: string[] = [];
+  let most = 0;
+  for (let i = 0; i < 50; i++) {
+    const state = `abandoned-${i}`;
+    states.push(state);
+    const setCookies = await cookies.begin(requestFrom(jar), tx(state, now()));
+    t.ok(setCookies[0]!.startsWith(`${cookies.nameFor(state)}=`), 'the new transaction cookie comes first');
+    apply(jar, setCookies);
+    most = Math.max(most, [...jar.keys()].filter((name) => name.startsWith('_portcullis_tx_')).length);
+    advance(1000);
+  }
+  t.equal(most, 8, 'never more than 8 pending transaction cookies');
+  const held = [...jar.keys()].filter((name) => name.startsWith('_portcullis_tx_'));
+  t.strictSame(held.sort(), states.slice(-8).map((s) => cookies.nameFor(s)).sort(), 'the newest 8 are the ones kept');
+  const index = jar.get('_portcullis_txs');
+  t.ok(index && index.split('.').length === 8, 'the index names them');
+  t.notOk(index?.includes('abandoned'), 'the index holds digests, not states');
+
+  const taken = await cookies.take(requestFrom(jar), 'abandoned-49');
+  t.equal(taken.transaction.returnTo, 'http://127.0.0.1:8080/app/abandoned-49', 'the last sign-in completes');
+  apply(jar, taken.setCookies);
+  t.equal([...jar.keys()].filter((name) => name.startsWith('_portcullis_tx_')).length, 7, 'the others stay for their tabs');
+  t.equal(jar.get('_portcullis_txs')?.split('.').length, 7, 'and the index follows');
+  for (const state of states.slice(-8, -1)) {
+    apply(jar, (await cookies.take(requestFrom(jar), state)).setCookies);
+  }
+  t.strictSame([...jar.keys()], [], 'after the last callback neither transaction cookies nor the index remain');
+});
+
+t.test('begin: the index cookie reaches every URL and follows Secure and Domain', async (t) => {
+  const { cookies, now } = setup({ secure: true, domain: '.example.com' });
+  const [, index] = await cookies.begin(request(), tx('s', now()));
+  t.match(index, /^_portcullis_txs=[A-Za-z0-9_-]{12}~[0-9a-z]+; Path=\/; Domain=\.example\.com; Max-Age=600; /);
+  t.match(index, /; HttpOnly; Secure; SameSite=Lax$/);
+});
+
+t.test('begin: long return addresses are bounded by bytes as well as by count', async (t) => {
+  const { cookies, now, advance } = setup();
+  const jar = new Map<string, string>();
+  for (let i = 0; i < 20; i++) {
+    const long = { ...tx(`long-${i}`, now()), returnTo: `http://127.0.0.1:8080/app/${'x'.repeat(1900)}` };
+    apply(jar, await cookies.begin(requestFrom(jar), long));
+    const bytes = [...jar].filter(([name]) => name.startsWith('_portcullis_tx_')).reduce((n, [name, value]) => n + name.length + value.length + 2, 0);
+    t.ok(bytes <= 8 * 1024, `pending transaction cookies stay within 8 KiB (${bytes} bytes)`);
+    advance(1000);
+  }
+});
+
+t.test('begin: a garbage or hostile index cannot make it misbehave', async (t) => {
+  const { cookies, now } = setup();
+  for (const value of ['', 'garbage', '%%%', 'a~b.c~d', `${'A'.repeat(12)}~zzzz.`.repeat(200), '_portcullis~1']) {
+    const setCookies = await cookies.begin(request(`_portcullis_txs=${value}`), tx('fresh', now()));
+    t.ok(setCookies.length >= 2 && setCookies.length <= 9, `bounded output for ${JSON.stringify(value.slice(0, 20))}`);
+    t.ok(setCookies.every((c) => c.startsWith('_portcullis_tx_') || c.startsWith('_portcullis_txs=')), 'only its own cookies');
+  }
+  const session = await cookies.begin(request('_portcullis=session-id; _portcullis_txs=' + `${'B'.repeat(12)}~g`), tx('x', now()));
+  t.notOk(session.some((c) => c.startsWith('_portcullis=')), 'never the session cookie');
 });
 
 t.test('the same state cannot be consumed twice even with concurrent callbacks', async (t) => {

@@ -24,7 +24,7 @@ t.test('each criterion', async (t) => {
     ['email other', { email: 'bob@example.com' }, subject(), GET_ROOT, false],
     ['email missing on subject', { email: 'ada@example.com' }, subject({ email: undefined }), GET_ROOT, false],
     ['email unverified', { email: 'ada@example.com' }, subject({ claims: { email_verified: false } }), GET_ROOT, false],
-    ['email verification not stated', { email: 'ada@example.com' }, subject({ claims: {} }), GET_ROOT, true],
+    ['email verification not stated', { email: 'ada@example.com' }, subject({ claims: {} }), GET_ROOT, false],
 
     ['email_domain', { email_domain: 'EXAMPLE.com' }, subject(), GET_ROOT, true],
     ['email_domain with @', { email_domain: '@example.com' }, subject(), GET_ROOT, true],

@@ -1,7 +1,6 @@
 import t from 'tap';
 import { mergeKeyspaceFlags, missingKeyspaceFlags } from '../../../src/session/redis-keyspace.js';
 import { createRedisKeys, escapeGlob, isValidHandle } from '../../../src/session/redis-keys.js';
-import { createOutageQueue } from '../../../src/session/redis-outage-queue.js';
 
 t.test('keyspace flags: what is missing, merged without dropping an operator flag', async (t) => {
   const cases: [string, string[], string][] = [
@@ -39,25 +38,4 @@ t.test('key layout: record and tombstone share the hash tag {handle}', async (t)
   t.notOk(isValidHandle(''));
   t.notOk(isValidHandle('a{b}'));
   t.notOk(isValidHandle('x'.repeat(129)));
-});
-
-t.test('outage queue keeps order and drops the oldest beyond its limit', async (t) => {
-  const queue = createOutageQueue(3);
-  const entry = (n: number) => ({ kind: 'remove' as const, handle: `h${n}`, reason: 'logout' as const, at: n });
-  t.equal(queue.push(entry(1)), undefined);
-  queue.push(entry(2));
-  queue.push(entry(3));
-  t.same(queue.push(entry(4)), entry(1), 'the oldest is dropped and returned');
-  t.equal(queue.size, 3);
-  t.same(queue.shift(), entry(2));
-  t.same(queue.peek(), entry(3));
-  queue.shift();
-  queue.shift();
-  t.equal(queue.shift(), undefined);
-  t.equal(queue.size, 0);
-  const big = createOutageQueue(10);
-  for (let i = 0; i < 5000; i++) big.push(entry(i));
-  t.equal(big.size, 10);
-  t.same(big.peek(), entry(4990));
-  t.throws(() => createOutageQueue(0));
 });
