@@ -272,7 +272,7 @@ t.test(
   'check-config refuses a session.redis.url the gateway would refuse',
   { todo: 'check-config passes session.redis.url ":redis://127.0.0.1:6379/0"; createGateway then throws a ConfigError (src/session/redis-url.ts is not used by src/config)' },
   async (t) => {
-    for (const url of [':redis://127.0.0.1:6379/0', 'http://127.0.0.1:6379', 'redis://h/99', 'redis+cluster://h:1/2']) {
+    for (const url of [':redis://127.0.0.1:6379/0', 'http://127.0.0.1:6379', 'redis://h/100', 'redis+cluster://h:1/2']) {
       const doc = baseConfig();
       (doc.session as { redis: { url: string } }).redis.url = url;
       const result = load(toYaml(doc), { 'eng.yaml': toYaml(basePolicy()) });
