@@ -83,7 +83,14 @@ export function createLoginFlow(ctx0: AuthContext) {
     const state = params.get('state') ?? undefined;
     try {
       if (params.has('error')) {
-        setCookieHeaders(res, await transactions.cleanup(req, state));
+        // an IdP error counts only for a sign-in this browser started (the IdP returns its state,
+        // RFC 6749 §4.1.2.1); a forged ?error= is a bad callback (400), never the IdP's 503
+        let spent;
+        try {
+          spent = await transactions.take(req, state);
+        } finally {
+          setCookieHeaders(res, spent ? spent.setCookies : await transactions.cleanup(req, state));
+        }
         throw authorizationError(params.get('error'));
       }
       let taken;

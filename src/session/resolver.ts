@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http';
 import type { Clock } from '../lib/clock.js';
-import { handleOf } from './ids.js';
 import { isLive } from './lifecycle.js';
 import type { SessionCookies } from './session-cookies.js';
 import type { SessionStore } from './store.js';
@@ -33,7 +32,7 @@ export function createSessionResolver(deps: {
     if (!cookie) {
       return { session: undefined, hadCookie: req.headers.cookie?.includes(`${deps.sessionCookies.name}=`) ?? false };
     }
-    const handle = handleOf(cookie.id);
+    const handle = cookie.handle;
     const session = deps.store.peek(handle) ?? (await deps.store.get(handle));
     if (!session || !isLive(session, deps.clock.now(), deps.idleTimeoutMs)) return { session: undefined, hadCookie: true };
     return { id: cookie.id, handle, issuedAt: cookie.issuedAt, session };

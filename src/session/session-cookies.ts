@@ -1,13 +1,25 @@
 import type { IncomingMessage } from 'node:http';
 import { deleteCookie, hasDuplicateCookie, readCookie, serializeCookie, type CookieOptions } from '../http/cookies.js';
+import { LRUCache } from 'lru-cache';
 import type { Clock } from '../lib/clock.js';
+import { handleOf } from './ids.js';
 import { createSessionCookieCodec } from './cookie-codec.js';
+
+/** A cookie value this gateway issued: the session id, its store handle and when it was issued. */
+export interface VerifiedCookie {
+  readonly id: string;
+  readonly handle: string;
+  readonly issuedAt: number;
+}
+
+/** Verified values remembered, so a returning cookie costs no HMAC and no handle digest. */
+const VERIFIED_CACHE_ENTRIES = 10_000;
 
 /** The gateway cookie: reading it from a request, issuing it, deleting it (same name, path, domain). */
 export interface SessionCookies {
   readonly name: string;
   /** undefined for a missing, garbage or tampered cookie: that simply means "no session" */
-  read(req: IncomingMessage): { id: string; issuedAt: number } | undefined;
+  read(req: IncomingMessage): VerifiedCookie | undefined;
   /** true when the request carries the cookie more than once (see hasDuplicateCookie) */
   conflicting(req: IncomingMessage): boolean;
   issue(id: string, now: number, maxAgeSeconds: number): string;
@@ -29,6 +41,10 @@ export function createSessionCookies(options: {
   clock?: Clock;
 }): SessionCookies {
   const codec = createSessionCookieCodec(options.secret, options.clock ? { clock: options.clock } : undefined);
+  // only values that verified are kept (a failed MAC is cheap to repeat and not worth a slot); a
+  // value maps to one outcome forever, so a hit needs no new check. The codec's clock-skew rule
+  // (issued in the future) only ever refuses, and a value it accepted once stays acceptable.
+  const verified = new LRUCache<string, VerifiedCookie>({ max: VERIFIED_CACHE_ENTRIES });
   const base: CookieOptions = {
     domain: options.domain,
     path: '/',
@@ -40,7 +56,14 @@ export function createSessionCookies(options: {
     name: options.name,
     read(req) {
       const value = readCookie(req.headers.cookie, options.name);
-      return value === undefined ? undefined : codec.decode(value);
+      if (value === undefined) return undefined;
+      const known = verified.get(value);
+      if (known) return known;
+      const decoded = codec.decode(value);
+      if (!decoded) return undefined;
+      const cookie: VerifiedCookie = Object.freeze({ id: decoded.id, handle: handleOf(decoded.id), issuedAt: decoded.issuedAt });
+      verified.set(value, cookie);
+      return cookie;
     },
     issue(id, now, maxAgeSeconds) {
       return serializeCookie(options.name, codec.encode(id, now), { ...base, maxAgeSeconds });
