@@ -11,7 +11,7 @@ import { createKeyManager } from './keys/key-manager.js';
 import { createMemoryKeyStore } from './keys/memory-key-store.js';
 import { createWellKnown } from './keys/well-known.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { createMetrics, type Metrics } from './observability/metrics.js';
+import { createMetrics, recordConfigLoad, type Metrics } from './observability/metrics.js';
 import { createOidcClient, type OidcClientDeps } from './oidc/client.js';
 import { createAuthEndpoints } from './oidc/endpoints.js';
 import { compilePolicies } from './policy/index.js';
@@ -26,6 +26,7 @@ import { createSessionStore } from './session/create-store.js';
 import { createRedisKeyStore } from './session/redis-key-store.js';
 import { createSessionResolver } from './session/resolver.js';
 import { createSessionCookies } from './session/session-cookies.js';
+import { packageVersion } from './version.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -59,7 +60,9 @@ export function parseListen(address: string): { host: string; port: number } {
 export function createGateway(config: Config, options: GatewayOptions = {}): Gateway {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.log.level });
-  const metrics = createMetrics();
+  const metrics = createMetrics({ version: packageVersion() });
+  // the config this gateway runs was loaded and validated before it was built
+  recordConfigLoad(metrics, true, clock.now());
   const replicaId = options.replicaId ?? `${hostname()}-${process.pid}-${randomToken(6)}`;
   const publicUrl = new URL(config.server.public_url);
   const publicOrigin = publicUrl.origin;
@@ -187,6 +190,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
 
   async function close() {
     const drainMs = config.server.shutdown_timeout;
+    // WebSockets never drain by themselves: tell them now, so clients reconnect elsewhere
+    forwarder.goAway(drainMs);
     const closing = Promise.all([stop(proxyServer, drainMs), stop(adminServer, drainMs)]);
     await closing;
     if (started) await scheduler.close();

@@ -3,10 +3,10 @@
 import { parseArgs, USAGE } from './cli/args.js';
 import { runRotateKeysCommand } from './cli/rotate-keys.js';
 import { runSessionsCommand } from './cli/sessions.js';
-import { checkConfig, loadConfigFile } from './config/index.js';
+import { checkConfig, loadConfigFile, LOG_LEVELS, type LogLevel } from './config/index.js';
 import { ConfigError } from './errors.js';
 import { createGateway, type Gateway } from './gateway.js';
-import { createLogger } from './observability/logger.js';
+import { createLogger, prettyDestination, type Logger } from './observability/logger.js';
 
 const EXIT_OK = 0;
 const EXIT_BAD_CONFIG = 1;
@@ -30,9 +30,35 @@ function stopOnSignals(stop: () => Promise<void>, onStopped: () => void = () => 
   process.on('SIGINT', onSignal);
 }
 
+/** How to log, from the environment: LOG_LEVEL overrides log.level; LOG_FORMAT=pretty asks for readable lines. */
+interface LogSettings {
+  level?: LogLevel;
+  pretty: boolean;
+}
+
+function logSettings(env: NodeJS.ProcessEnv): LogSettings {
+  const level = env.LOG_LEVEL?.trim().toLowerCase() || undefined;
+  const format = env.LOG_FORMAT?.trim().toLowerCase() || 'json';
+  const issues = [];
+  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
+    issues.push({ path: 'LOG_LEVEL', message: `must be one of ${LOG_LEVELS.join(', ')} (got "${env.LOG_LEVEL}")` });
+  }
+  if (format !== 'json' && format !== 'pretty') issues.push({ path: 'LOG_FORMAT', message: `must be json or pretty (got "${env.LOG_FORMAT}")` });
+  if (issues.length) throw new ConfigError(issues);
+  return { level: level as LogLevel | undefined, pretty: format === 'pretty' };
+}
+
+function createProcessLogger(level: LogLevel, settings: LogSettings): Logger {
+  return createLogger({
+    level,
+    ...(settings.pretty ? { destination: prettyDestination({ colorize: process.stdout.isTTY === true, destination: process.stdout }) } : {}),
+  });
+}
+
 async function serve(configPath: string): Promise<void> {
+  const settings = logSettings(process.env);
   const config = await loadConfigFile(configPath, process.env);
-  const logger = createLogger({ level: config.log.level });
+  const logger = createProcessLogger(settings.level ?? config.log.level, settings);
   if (config.idp.allow_insecure_http) logger.warn('idp.allow_insecure_http is on: only for local or test identity providers');
   const gateway: Gateway = createGateway(config, { logger });
   await gateway.listen();
@@ -45,8 +71,15 @@ async function serve(configPath: string): Promise<void> {
 
 /** The demo imports oidc-provider (a dev dependency) only when asked for. */
 async function runDemoUntilStopped(): Promise<undefined> {
+  const settings = logSettings(process.env);
   const { runDemo } = await import('./demo/main.js');
-  const demo = await runDemo({ out });
+  const demo = await runDemo({
+    out,
+    env: process.env,
+    ...(settings.level ? { logLevel: settings.level } : {}),
+    logDestination: process.stdout,
+    colorize: process.stdout.isTTY === true,
+  });
   stopOnSignals(demo.close);
   return undefined;
 }

@@ -15,3 +15,4 @@ export { checkConfig, loadConfigFile, parseConfig } from './load.js';
 export type { CheckConfigResult, ParseConfigOptions } from './load.js';
 export type { ClaimCriterion, ClaimValue, OneOrMany, PolicyDocument, PolicyRule } from './policy-schema.js';
 export { parseRouteFrom, type RouteFrom } from './route-from.js';
+export { LOG_LEVELS, type LogLevel } from './schema.js';

@@ -62,6 +62,10 @@ const publicUrl = z.string().superRefine((value, ctx) => {
   }
 });
 
+/** pino's levels; LOG_LEVEL in the environment takes the same values */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 export const routeSchema = z.strictObject({
   from: z.string().min(1, 'must be a URL like "https://app.example.com/path"'),
   to: httpUrl,
@@ -141,7 +145,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   log: z
     .strictObject({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      level: z.enum(LOG_LEVELS).default('info'),
     })
     .prefault({}),
 });

@@ -3,27 +3,40 @@
  * and the gateway in front of it with the in-memory store, on fixed local ports. The IdP is on
  * `localhost` and the gateway on `127.0.0.1`, so their cookies stay apart as two sites' would.
  */
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { randomToken } from '../lib/random.js';
 import { parseConfig } from '../config/index.js';
 import { createGateway } from '../gateway.js';
-import { createLogger } from '../observability/logger.js';
-import { startDemoIdp } from './idp.js';
+import { createLogger, prettyDestination } from '../observability/logger.js';
+import { captureIdpNotices } from './idp-notices.js';
 import { startWhoami } from './whoami.js';
 
 export interface DemoOptions {
   out: (line: string) => void;
+  /** PORTCULLIS_DEMO_PORT, _ADMIN_PORT, _IDP_PORT, _WHOAMI_PORT (main.ts passes process.env) */
+  env?: Record<string, string | undefined>;
   gatewayPort?: number;
   adminPort?: number;
   idpPort?: number;
   whoamiPort?: number;
+  /** default "warn": the first screen is the banner, not start-up chatter */
   logLevel?: string;
+  /** where readable (pino-pretty) log lines go; default stdout */
+  logDestination?: NodeJS.WritableStream;
+  colorize?: boolean;
 }
 
 const projectRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 export async function runDemo(options: DemoOptions): Promise<{ url: string; close(): Promise<void> }> {
-  const env = process.env;
+  const env = options.env ?? {};
+  const notices: string[] = [];
+  // until the banner is out the notices wait in `notices`; afterwards they are logged as they come
+  let onNotice = (text: string): void => void notices.push(text);
+  const restoreConsole = captureIdpNotices((text) => onNotice(text));
+  // imported only now, so the notices oidc-provider prints on import are caught too
+  const { startDemoIdp } = await import('./idp.js');
   const gatewayPort = options.gatewayPort ?? Number(env.PORTCULLIS_DEMO_PORT ?? 8080);
   const adminPort = options.adminPort ?? Number(env.PORTCULLIS_DEMO_ADMIN_PORT ?? 9090);
   const idpPort = options.idpPort ?? Number(env.PORTCULLIS_DEMO_IDP_PORT ?? 8081);
@@ -61,11 +74,13 @@ export async function runDemo(options: DemoOptions): Promise<{ url: string; clos
       session: { store: 'memory' },
       routes: [{ from: publicUrl, to: `http://127.0.0.1:${whoamiPort}`, policy: 'everyone', websockets: true }],
       policies_dir: 'policies',
-      log: { level: options.logLevel ?? env.PORTCULLIS_LOG_LEVEL ?? 'warn' },
+      log: { level: options.logLevel ?? 'warn' },
     },
     { baseDir: projectRoot, env },
   );
-  const logger = createLogger({ level: config.log.level });
+  // log lines wait here until the banner is out, then go to the terminal readable
+  const held = new PassThrough();
+  const logger = createLogger({ level: config.log.level, destination: held });
   const gateway = createGateway(config, { logger });
   await gateway.listen();
 
@@ -74,6 +89,10 @@ export async function runDemo(options: DemoOptions): Promise<{ url: string; clos
   Identity provider: ${idp.issuer}   upstream "whoami": http://127.0.0.1:${whoamiPort}
   Metrics and health: http://127.0.0.1:${adminPort}/metrics  /healthz  /readyz
   Press Ctrl+C to stop.`);
+  held.pipe(prettyDestination({ colorize: options.colorize ?? false, destination: options.logDestination ?? process.stdout }) as NodeJS.WritableStream);
+  const idpLogger = logger.child({ part: 'demo-idp' });
+  onNotice = (text) => idpLogger.info(`demo IdP (development mode, expected here): ${text}`);
+  for (const text of notices.splice(0)) onNotice(text);
 
   return {
     url: publicUrl,
@@ -81,6 +100,7 @@ export async function runDemo(options: DemoOptions): Promise<{ url: string; clos
       await gateway.close();
       await whoami.close();
       await idp.close();
+      restoreConsole();
     },
   };
 }

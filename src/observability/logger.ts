@@ -1,4 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -31,4 +32,17 @@ export function createLogger(options: { level: string; name?: string; destinatio
     },
     options.destination,
   );
+}
+
+/**
+ * Readable lines for a person at a terminal (the demo, or LOG_FORMAT=pretty): time, level and
+ * message first, the fields after. Production logs stay JSON, one object per line.
+ */
+export function prettyDestination(options: { colorize: boolean; destination?: NodeJS.WritableStream }): DestinationStream {
+  return pretty({
+    colorize: options.colorize,
+    translateTime: 'SYS:HH:MM:ss',
+    ignore: 'pid,hostname,name',
+    ...(options.destination ? { destination: options.destination } : {}),
+  });
 }

@@ -13,13 +13,43 @@ export interface Metrics {
   syncEvents: Counter<'event'>;
   storeUp: Gauge;
   jwksKeys: Gauge;
+  buildInfo: Gauge<'version' | 'node'>;
+  configReloadSuccess: Gauge;
+  configReloadTimestamp: Gauge;
 }
 
-export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+export interface MetricsOptions {
+  /** prom-client's process and Node.js metrics (default true) */
+  defaultMetrics?: boolean;
+  /** the package version for portcullis_build_info */
+  version?: string;
+}
+
+/**
+ * prom-client's defaults that are gauges named like counters, which `promtool check metrics`
+ * refuses ("non-counter metrics should not have _total suffix"). The same counts stay available
+ * per type as nodejs_active_handles{type} etc.; sum() them for the totals.
+ */
+const NON_COMPLIANT_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+/** From 0.5 ms (a cached assertion on a local upstream) to the longest route timeout worth seeing (30 s). */
+export const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Label values known up front, exported as 0 so rate() and alerts work before the first event. */
+const KNOWN = {
+  loginResults: ['success', 'failure'],
+  logoutKinds: ['user', 'backchannel'],
+  refreshResults: ['ok', 'refused', 'transient', 'error'],
+} as const;
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry });
+    for (const name of NON_COMPLIANT_DEFAULTS) registry.removeSingleMetric(name);
+  }
   const registers = [registry];
-  return {
+  const metrics: Metrics = {
     registry,
     httpRequests: new Counter({
       name: 'portcullis_http_requests_total',
@@ -31,7 +61,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'portcullis_http_request_duration_seconds',
       help: 'Time to response headers on the proxy port',
       labelNames: ['route'] as const,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      buckets: DURATION_BUCKETS,
       registers,
     }),
     upstreamErrors: new Counter({
@@ -67,5 +97,32 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     storeUp: new Gauge({ name: 'portcullis_store_up', help: '1 when the session store is reachable', registers }),
     jwksKeys: new Gauge({ name: 'portcullis_jwks_keys', help: 'Keys published in the JWKS', registers }),
+    buildInfo: new Gauge({
+      name: 'portcullis_build_info',
+      help: 'Always 1; the labels say which Portcullis and which Node.js run here',
+      labelNames: ['version', 'node'] as const,
+      registers,
+    }),
+    configReloadSuccess: new Gauge({
+      name: 'portcullis_config_last_reload_success',
+      help: '1 when the last config load (start or reload) succeeded, 0 when it was refused',
+      registers,
+    }),
+    configReloadTimestamp: new Gauge({
+      name: 'portcullis_config_last_reload_timestamp_seconds',
+      help: 'Unix time of the last successful config load (start or reload)',
+      registers,
+    }),
   };
+  metrics.buildInfo.set({ version: options.version ?? 'unknown', node: process.version }, 1);
+  for (const result of KNOWN.loginResults) metrics.logins.inc({ result }, 0);
+  for (const kind of KNOWN.logoutKinds) metrics.logouts.inc({ kind }, 0);
+  for (const result of KNOWN.refreshResults) metrics.tokenRefresh.inc({ result }, 0);
+  return metrics;
+}
+
+/** Records a config load: at start, and on every reload attempt (failed ones keep the old timestamp). */
+export function recordConfigLoad(metrics: Metrics, ok: boolean, atMs: number): void {
+  metrics.configReloadSuccess.set(ok ? 1 : 0);
+  if (ok) metrics.configReloadTimestamp.set(Math.floor(atMs / 1000));
 }

@@ -28,6 +28,8 @@ export interface Forwarder {
   forward(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): Promise<void>;
   /** Passes an Upgrade (WebSocket) request through; never throws, failures answer on the socket. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: ForwardTarget): void;
+  /** Shutdown has begun: open WebSockets get a 1001 Close frame now and are cut after `deadlineMs`. */
+  goAway(deadlineMs: number): void;
   /** Ends open WebSockets and upstream connections; call after the server has drained. */
   close(): Promise<void>;
 }
@@ -217,6 +219,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   return {
     forward,
     upgrade: upgrader.upgrade,
+    goAway: upgrader.goAway,
     async close() {
       upgrader.close();
       // the server drained first; whatever is still in flight now is cut off

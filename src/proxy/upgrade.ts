@@ -7,9 +7,15 @@ import type { Metrics } from '../observability/metrics.js';
 import type { ForwardTarget } from './forward.js';
 import { withoutGatewayCookies } from './headers.js';
 import { classifyUpstreamError, errorCode } from './upstream-errors.js';
+import { closeAtBoundary, FrameBoundary, trackFrames, type RelayDirection } from './ws-frames.js';
 
 export interface Upgrader {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: ForwardTarget): void;
+  /**
+   * Shutdown: every open WebSocket (and any still in its handshake) gets a 1001 Close frame at its
+   * next frame boundary, both ways; what is still open after `deadlineMs` is cut.
+   */
+  goAway(deadlineMs: number): void;
   /** destroys every open pass-through connection */
   close(): void;
 }
@@ -25,6 +31,9 @@ interface Passage {
   clientGone: boolean;
   /** stops watching the client during the handshake and puts back what it sent early */
   release?: () => void;
+  /** both directions of the relay once upgraded, each with the function that stops tracking it */
+  relay?: Array<{ direction: RelayDirection; untrack: () => void }>;
+  goingAway: boolean;
 }
 
 /** A WebSocket client must wait for the 101; more than this before it is a misbehaving client. */
@@ -65,7 +74,9 @@ function isWebSocket(req: IncomingMessage): boolean {
 export function createUpgrader(deps: { logger: Logger; metrics: Metrics; isGatewayCookie?: (name: string) => boolean }): Upgrader {
   const { logger: log, metrics } = deps;
   const passages = new WeakMap<IncomingMessage, Passage>();
-  const open = new Set<Socket>();
+  const open = new Map<Socket, Passage>();
+  /** set once goAway() was called: handshakes that finish later are closed at once */
+  let shutdownDeadline: number | undefined;
   // the path is set per request below, so the proxy must not join paths itself
   const proxy = createProxyServer({ ws: true, prependPath: false, ignorePath: true, xfwd: false });
 
@@ -105,12 +116,21 @@ export function createUpgrader(deps: { logger: Logger; metrics: Metrics; isGatew
     };
     // also before http-proxy-3's 'upgrade' listener, so the early bytes are back in place when it
     // pipes the sockets
-    proxyReq.once('upgrade', (proxyRes: IncomingMessage) => {
+    proxyReq.once('upgrade', (proxyRes: IncomingMessage, proxySocket: Socket) => {
       scrubCookies(proxyRes);
       passage.release?.();
       passage.upgraded = true;
-      open.add(passage.socket);
+      open.set(passage.socket, passage);
       settle();
+      passage.relay = [
+        { from: proxySocket, to: passage.socket, frames: new FrameBoundary(), toServer: false },
+        { from: passage.socket, to: proxySocket, frames: new FrameBoundary(), toServer: true },
+      ].map((direction) => ({ direction, untrack: trackFrames(direction) }));
+      // http-proxy-3 pipes the sockets right after this listener; the close frames go out after that
+      if (shutdownDeadline !== undefined) {
+        const deadline = shutdownDeadline;
+        setImmediate(() => sayGoingAway(passage, deadline - Date.now()));
+      }
     });
     proxyReq.once('response', (proxyRes: IncomingMessage) => {
       scrubCookies(proxyRes);
@@ -150,7 +170,7 @@ export function createUpgrader(deps: { logger: Logger; metrics: Metrics; isGatew
       endWithStatus(socket, req.method === 'GET' ? 501 : 400, 'Only WebSocket upgrades are supported');
       return;
     }
-    const passage: Passage = { target, socket, upgraded: false, timedOut: false, clientGone: false };
+    const passage: Passage = { target, socket, upgraded: false, timedOut: false, clientGone: false, goingAway: false };
     passages.set(req, passage);
     socket.on('error', () => {
       passage.clientGone = true;
@@ -203,10 +223,26 @@ export function createUpgrader(deps: { logger: Logger; metrics: Metrics; isGatew
     };
   }
 
+  /** RFC 6455 §7.4.1 1001 "going away" to the client and to the upstream, then a hard stop. */
+  function sayGoingAway(passage: Passage, remainingMs: number): void {
+    if (passage.goingAway || !passage.relay || passage.socket.destroyed) return;
+    passage.goingAway = true;
+    for (const { direction, untrack } of passage.relay) closeAtBoundary(direction, untrack);
+    const cut = setTimeout(() => {
+      for (const { direction } of passage.relay ?? []) direction.to.destroy();
+    }, Math.max(0, remainingMs));
+    cut.unref();
+    passage.socket.once('close', () => clearTimeout(cut));
+  }
+
   return {
     upgrade,
+    goAway(deadlineMs) {
+      shutdownDeadline = Date.now() + deadlineMs;
+      for (const passage of open.values()) sayGoingAway(passage, deadlineMs);
+    },
     close() {
-      for (const socket of open) socket.destroy();
+      for (const socket of open.keys()) socket.destroy();
       open.clear();
     },
   };
