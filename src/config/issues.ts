@@ -8,6 +8,8 @@ import type { ConfigIssue } from '../errors.js';
 
 type ZodIssue = z.core.$ZodIssue;
 
+const PLAIN_KEY = /^[A-Za-z0-9_$-]+$/;
+
 /**
  * `["routes", 2, "to"]` → `routes[2].to`. A prefix names the file the keys are in:
  * (`policies/eng.yaml`, `["allow", 0]`) → `policies/eng.yaml: allow[0]`.
@@ -16,6 +18,8 @@ export function formatKeyPath(segments: readonly PropertyKey[], prefix = ''): st
   let out = '';
   for (const segment of segments) {
     if (typeof segment === 'number') out += `[${segment}]`;
+    // an odd key ("", "a.b", "x y") is quoted, so the path stays readable and never comes out empty
+    else if (typeof segment === 'string' && !PLAIN_KEY.test(segment)) out += `[${JSON.stringify(segment)}]`;
     else out += out === '' ? String(segment) : `.${String(segment)}`;
   }
   if (prefix === '') return out;

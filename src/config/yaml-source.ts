@@ -13,7 +13,8 @@ export function parseYaml(text: string, label: string, issues: ConfigIssue[]): u
   if (doc.errors.length > 0) {
     for (const error of doc.errors) {
       const where = lineCounter.linePos(error.pos[0]);
-      const message = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      // the composer appends the offending token's source (`: "<the line's value>"`), which may be a secret
+      const message = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/: ".*$/, '');
       issues.push({ path: label, message: `YAML syntax error at line ${where.line}, column ${where.col}: ${message}` });
     }
     return undefined;
@@ -22,5 +23,18 @@ export function parseYaml(text: string, label: string, issues: ConfigIssue[]): u
     issues.push({ path: label, message: 'the file is empty' });
     return undefined;
   }
-  return doc.toJS({ maxAliasCount: 100 });
+  try {
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    // the yaml package finds these only while building the data, not while parsing
+    issues.push({ path: label, message: `YAML syntax error: ${aliasProblem(error)}` });
+    return undefined;
+  }
+}
+
+function aliasProblem(error: unknown): string {
+  if (error instanceof ReferenceError) return 'an alias (*name) has no anchor (&name) before it';
+  const message = error instanceof Error ? error.message : '';
+  if (/alias/i.test(message)) return 'too many aliases (at most 100; a "billion laughs" document?)';
+  return 'the document cannot be read';
 }

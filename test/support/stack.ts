@@ -35,6 +35,8 @@ export interface StackOptions {
   logDestination?: { write(line: string): unknown };
   /** the gateways' clock (tests move time to exercise idle and absolute expiry) */
   clock?: Clock;
+  /** policies_dir relative to test/fixtures (default "policies") */
+  policiesDir?: string;
 }
 
 export interface Stack {
@@ -95,7 +97,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           ...section('session'),
         },
         routes: options.routes?.(ctx) ?? [{ from: url, to: upstream.url, policy: 'everyone', websockets: true }],
-        policies_dir: 'policies',
+        policies_dir: options.policiesDir ?? 'policies',
         log: { level: options.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent' },
       };
       const config = parseConfig(raw, { baseDir: FIXTURES, env: process.env });
