@@ -1,9 +1,10 @@
 import type { z } from 'zod';
-import type { ConfigIssue } from '../errors.js';
+import { ConfigError, type ConfigIssue } from '../errors.js';
 import { isPlainObject } from './resolve-values.js';
 import { parseRouteFrom, routeFromKey } from './route-from.js';
 import { canonicalPathPrefix, pathHasPrefix } from '../lib/path.js';
 import type { PolicyDocument, PolicyRule } from './policy-schema.js';
+import { parseRedisUrl } from './redis-url.js';
 import { configSchema } from './schema.js';
 
 /**
@@ -142,6 +143,20 @@ function checkPathRules(raw: Record<string, unknown>, input: SemanticInput, issu
   });
 }
 
+/** The Redis URL as the store will read it at start-up, so check-config fails where the gateway would. */
+function checkRedisUrl(raw: Record<string, unknown>, issues: ConfigIssue[]): void {
+  const session = raw['session'];
+  if (!isPlainObject(session) || session['store'] !== 'redis' || !isPlainObject(session['redis'])) return;
+  const url = session['redis']['url'];
+  if (typeof url !== 'string' || url === '') return; // the schema reports a missing or non-string url
+  try {
+    parseRedisUrl(url);
+  } catch (error) {
+    if (error instanceof ConfigError) issues.push(...error.issues);
+    else throw error;
+  }
+}
+
 /** Browsers treat loopback as a secure context and keep Secure cookies there. */
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -153,6 +168,7 @@ export function semanticIssues(input: SemanticInput): ConfigIssue[] {
   const raw = input.raw;
   checkRoutes(raw, input, issues);
   checkPathRules(raw, input, issues);
+  checkRedisUrl(raw, issues);
 
   const listen = field(raw, 'server', 'listen');
   const adminListen = field(raw, 'server', 'admin_listen');

@@ -5,7 +5,7 @@ import type { JWK } from 'jose';
 import type { AddCondition, KeyStore, StoredKey } from '../keys/types.js';
 import type { Logger } from '../observability/logger.js';
 import { createRedisBackend } from './redis-connection.js';
-import { describeTarget, parseRedisUrl } from './redis-url.js';
+import { describeTarget, parseRedisUrl } from '../config/redis-url.js';
 import { createTokenCipher, tokenKeyFromMaterial } from './token-crypto.js';
 
 export interface RedisKeyStoreOptions {

@@ -15,7 +15,7 @@ import { createRemovals } from './redis-removals.js';
 import { createRestorer } from './redis-restore.js';
 import { createKeyspaceSubscriber } from './redis-subscriber.js';
 import { createSync } from './redis-sync.js';
-import { describeTarget, parseRedisUrl } from './redis-url.js';
+import { describeTarget, parseRedisUrl } from '../config/redis-url.js';
 import { createWrites } from './redis-writes.js';
 import type { SessionStore } from './store.js';
 import { createTokenCipher } from './token-crypto.js';

@@ -2,7 +2,7 @@ import { Cluster, Redis } from 'ioredis';
 import t from 'tap';
 import { ConfigError } from '../../../src/errors.js';
 import { createRedisBackend } from '../../../src/session/redis-connection.js';
-import { describeTarget, parseRedisUrl } from '../../../src/session/redis-url.js';
+import { describeTarget, parseRedisUrl } from '../../../src/config/redis-url.js';
 
 t.test('standalone URLs', async (t) => {
   t.same(parseRedisUrl('redis://127.0.0.1:6380/2'), { mode: 'standalone', host: '127.0.0.1', port: 6380, db: 2, tls: false });
