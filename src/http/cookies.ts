@@ -63,9 +63,12 @@ export function stripCookies(header: string, drop: (name: string) => boolean): s
     .map((part) => part.trim())
     .filter((part) => {
       if (!part) return false;
-      const eq = part.indexOf('=');
-      const key = (eq === -1 ? part : part.slice(0, eq)).trim();
-      return !drop(key);
+      // "a=b, _portcullis=v" is one pair to RFC 6265, but servers that still split on commas
+      // (RFC 2965 style) would read the gateway cookie in it: such a pair goes as a whole
+      return !part.split(',').some((piece) => {
+        const eq = piece.indexOf('=');
+        return drop((eq === -1 ? piece : piece.slice(0, eq)).trim());
+      });
     });
   return kept.length ? kept.join('; ') : undefined;
 }

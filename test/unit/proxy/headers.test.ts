@@ -176,6 +176,8 @@ t.test('only the gateway cookie is removed from Cookie', async (t) => {
     'a=1; b=2',
     'the whole namespace <name>_… (sign-in transactions) stays with the gateway',
   );
+  t.equal(build({ cookie: 'a=b, _portcullis=secret; c=d' }).cookie, 'c=d', 'a comma-joined pair carrying the gateway cookie goes');
+  t.equal(build({ cookie: 'list=1,2,3; _portcullis=x' }).cookie, 'list=1,2,3', 'commas inside other values are kept');
   t.equal(
     build({ cookie: ['a=1; _portcullis=one', '_portcullis=two; b=2'] }).cookie,
     'a=1; b=2',
