@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { eventually } from '../../test/support/eventually.js';
 
 /** A process the harness started; `stop()` ends it (SIGTERM, then SIGKILL) and waits for its exit. */
 export interface Child {
@@ -80,18 +81,11 @@ export async function stopAll(children: Array<{ stop(): Promise<void> } | undefi
   for (const child of [...children].reverse()) await child?.stop().catch(() => undefined);
 }
 
-/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes; the error names `what`. */
 export async function until<T>(check: () => Promise<T> | T, what: string, timeoutMs = 30_000, intervalMs = 25): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
+  try {
+    return await eventually(check, timeoutMs, intervalMs);
+  } catch (error) {
+    throw new Error(`timed out waiting for ${what}: ${error instanceof Error ? error.message : String(error)}`);
   }
 }

@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import t from 'tap';
 import { freePorts } from '../support/ports.js';
+import { CONTRACT_METRIC_NAMES as CONTRACT_NAMES } from '../support/contract-metrics.js';
 import { startStack } from '../support/stack.js';
 
 /**
@@ -8,26 +9,6 @@ import { startStack } from '../support/stack.js';
  * `promtool check metrics` (Debian package `prometheus`), carry every name CONTRACT.md promises,
  * and label requests by route id, never by path.
  */
-const CONTRACT_NAMES = [
-  'portcullis_http_requests_total',
-  'portcullis_http_request_duration_seconds',
-  'portcullis_upstream_errors_total',
-  'portcullis_sessions_active',
-  'portcullis_logins_total',
-  'portcullis_logouts_total',
-  'portcullis_token_refresh_total',
-  'portcullis_session_sync_events_total',
-  'portcullis_store_up',
-  'portcullis_jwks_keys',
-  'portcullis_config_last_reload_success',
-  'portcullis_config_last_reload_timestamp_seconds',
-  'portcullis_build_info',
-  // a sample of the default process metrics
-  'process_cpu_seconds_total',
-  'process_resident_memory_bytes',
-  'nodejs_eventloop_lag_seconds',
-  'nodejs_heap_size_used_bytes',
-];
 
 const hasPromtool = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).error === undefined;
 

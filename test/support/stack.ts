@@ -6,6 +6,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { BrowserClient } from './browser-client.js';
 import { gatewayClient, startTestIdp, type DemoIdp, type DemoIdpOptions, TEST_CLIENT_ID, TEST_CLIENT_SECRET } from './idp.js';
 import { freePorts } from './ports.js';
+export { eventually } from './eventually.js';
 import { startUpstream, type Upstream } from './upstream.js';
 
 export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
@@ -142,20 +143,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
-export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 5000, intervalMs = 25): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs}ms${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
 
 /**
  * Goes through the IdP sign-in for `startUrl` but stops before the gateway's callback:

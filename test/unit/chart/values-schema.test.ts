@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import t from 'tap';
+import { CONTRACT_METRIC_NAMES } from '../../support/contract-metrics.js';
 import { parse } from 'yaml';
 
 /**
@@ -91,21 +92,7 @@ t.test('the chart README lists every value', async (t) => {
   t.same(missing, [], 'every values.yaml key appears in README.md as `path`');
 });
 
-const CONTRACT_METRICS = new Set([
-  'portcullis_http_requests_total',
-  'portcullis_http_request_duration_seconds',
-  'portcullis_upstream_errors_total',
-  'portcullis_sessions_active',
-  'portcullis_logins_total',
-  'portcullis_logouts_total',
-  'portcullis_token_refresh_total',
-  'portcullis_session_sync_events_total',
-  'portcullis_store_up',
-  'portcullis_jwks_keys',
-  'portcullis_config_last_reload_success',
-  'portcullis_config_last_reload_timestamp_seconds',
-  'portcullis_build_info',
-]);
+const CONTRACT_METRICS = new Set(CONTRACT_METRIC_NAMES);
 const metricNames = (text: string) => new Set([...text.matchAll(/portcullis_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, '')));
 
 t.test('the Grafana dashboard: one JSON in deploy/ and in the chart, contract metric names only', async (t) => {
