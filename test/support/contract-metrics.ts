@@ -1,4 +1,4 @@
-/** Every metric name CONTRACT.md promises (its "Metrics" section), for the tests that check them. */
+/** Every metric name CONTRACT.md promises: its own portcullis_* names and the default process metrics it names. */
 export const CONTRACT_METRIC_NAMES: readonly string[] = [
   'portcullis_http_requests_total',
   'portcullis_http_request_duration_seconds',
