@@ -51,7 +51,9 @@ function logSettings(env: NodeJS.ProcessEnv): LogSettings {
 function createProcessLogger(level: LogLevel, settings: LogSettings): Logger {
   return createLogger({
     level,
-    ...(settings.pretty ? { destination: prettyDestination({ colorize: process.stdout.isTTY === true, destination: process.stdout }) } : {}),
+    ...(settings.pretty
+      ? { destination: prettyDestination({ colorize: process.stdout.isTTY === true, destination: process.stdout }) }
+      : { stdout: 'async' as const }),
   });
 }
 

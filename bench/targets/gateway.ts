@@ -55,7 +55,10 @@ export async function startGatewayProcess(spec: GatewaySpec): Promise<{ url: str
   writeFileSync(file, JSON.stringify(gatewayConfig(spec), null, 2));
   const env = { ...process.env };
   delete env.LOG_LEVEL;
-  const proc = spawn(process.execPath, [MAIN, 'serve', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  // BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway under load
+  // (node refuses --cpu-prof in NODE_OPTIONS)
+  const nodeArgs = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const proc = spawn(process.execPath, [...nodeArgs, MAIN, 'serve', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'], env });
   let stderr = '';
   proc.stderr?.on('data', (chunk: Buffer) => {
     if (stderr.length < 4000) stderr += chunk.toString();

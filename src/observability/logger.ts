@@ -21,7 +21,13 @@ const REDACT = [
   'tokens',
 ];
 
-export function createLogger(options: { level: string; name?: string; destination?: DestinationStream }): Logger {
+/**
+ * `stdout: 'async'` writes to fd 1 without a syscall per line: lines queue while a write is in
+ * flight and go out together (pino flushes the rest at exit). The default is pino's synchronous
+ * stdout; `destination` overrides both.
+ */
+export function createLogger(options: { level: string; name?: string; destination?: DestinationStream; stdout?: 'sync' | 'async' }): Logger {
+  const destination = options.destination ?? (options.stdout === 'async' ? pino.destination({ dest: 1, sync: false }) : undefined);
   return pino(
     {
       level: options.level,
@@ -30,7 +36,26 @@ export function createLogger(options: { level: string; name?: string; destinatio
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    options.destination,
+    destination,
+  );
+}
+
+/**
+ * The access log: the same destination as `logger`, without redaction. Redaction runs on every
+ * line and showed in profiles of the request path, and an access record holds only fields the
+ * server fills itself (route, method, normalized path without query, status, times, user `sub`,
+ * request id), never a header, cookie or token. Callers check `logger.isLevelEnabled('info')`.
+ */
+export function createAccessLogger(logger: Logger): Logger {
+  const stream = (logger as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym];
+  return pino(
+    {
+      level: 'info',
+      name: (logger.bindings()['name'] as string | undefined) ?? 'portcullis',
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    stream,
   );
 }
 

@@ -4,7 +4,7 @@ import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import { securityHeaders, sendError } from '../http/respond.js';
 import { isWellKnownPath } from '../keys/well-known.js';
-import type { Logger } from '../observability/logger.js';
+import { createAccessLogger, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Pipeline } from '../proxy/pipeline.js';
 import { createRequestContext, fallbackContext } from './request-context.js';
@@ -27,6 +27,7 @@ const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthor
 /** The proxy port: one catch point, where every error becomes a rendered response. */
 export function createProxyServer(deps: ProxyServerDeps): Server {
   const { logger, metrics } = deps;
+  const accessLog = createAccessLogger(logger);
 
   // labelled children are looked up once per label set, not hashed from label objects per request
   // (routes come from config and node's parser knows a fixed list of methods: both bounded)
@@ -56,7 +57,7 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
       count(route, method, res.statusCode, seconds);
       // the access log: path without the query string, which may carry secrets
       if (logger.isLevelEnabled('info')) {
-        logger.info(
+        accessLog.info(
           {
             reqId: ctx.id,
             route,
