@@ -212,12 +212,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   let started = false;
   async function listen() {
     started = true;
-    // the store connects in the background: held sessions and /healthz do not wait for it
-    store.start().catch((error: unknown) => logger.error({ err: error }, 'session store failed to start'));
-    scheduler.start();
-    keyManager.start().catch((error: unknown) => logger.error({ err: error }, 'signing keys failed to start'));
-    const proxy = await bind(proxyServer, config.server.listen);
-    const admin = await bind(adminServer, config.server.admin_listen);
+    // watching starts before the ports bind, so a change made once the gateway answers is seen
     if (reloadSource?.watch) {
       watcher = await createConfigWatcher({
         configPath: reloadSource.configPath,
@@ -228,6 +223,12 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       });
       if (closing) watcher.close();
     }
+    // the store connects in the background: held sessions and /healthz do not wait for it
+    store.start().catch((error: unknown) => logger.error({ err: error }, 'session store failed to start'));
+    scheduler.start();
+    keyManager.start().catch((error: unknown) => logger.error({ err: error }, 'signing keys failed to start'));
+    const proxy = await bind(proxyServer, config.server.listen);
+    const admin = await bind(adminServer, config.server.admin_listen);
     logger.info({ proxy: `${proxy.address}:${proxy.port}`, admin: `${admin.address}:${admin.port}`, replicaId }, 'listening');
     return { proxy, admin };
   }

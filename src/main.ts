@@ -66,9 +66,10 @@ async function serve(configPath: string): Promise<void> {
     // CONTRACT: SIGHUP and a change of the config file or policies/ re-read both
     reloadSource: { configPath, load: () => loadConfigFile(configPath, process.env), watch: true },
   });
-  await gateway.listen();
+  // before listening: a SIGHUP that arrives while ports bind must not hit node's default (exit)
   // the reloader logs the outcome; a refused reload keeps the running config
   process.on('SIGHUP', () => void gateway.reload('SIGHUP'));
+  await gateway.listen();
   stopOnSignals(async () => {
     logger.info('stopping: draining in-flight requests');
     await gateway.close();
