@@ -13,6 +13,8 @@ export interface ConfigWatcherOptions {
   /** problems of the watch itself (never of the config): logged by the caller */
   onError: (error: unknown) => void;
   debounceMs?: number;
+  /** after each settled burst, whether its content differed (lets a test see "nothing changed") */
+  onSettled?: (changed: boolean) => void;
 }
 
 export interface ConfigWatcher {
@@ -65,9 +67,11 @@ export async function createConfigWatcher(options: ConfigWatcherOptions): Promis
     watchPolicies();
     try {
       const current = await fingerprint(configPath, options.policiesDir());
-      if (closed || current === lastFingerprint) return;
+      if (closed) return;
+      const changed = current !== lastFingerprint;
       lastFingerprint = current;
-      options.onChange();
+      if (changed) options.onChange();
+      options.onSettled?.(changed);
     } catch (error) {
       options.onError(error);
     }
