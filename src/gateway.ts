@@ -1,7 +1,9 @@
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { resolve } from 'node:path';
 import type { Config } from './config/index.js';
+import { createConfigWatcher, type ConfigWatcher } from './config/watch.js';
 import type { RequestContext } from './http/context.js';
 import { securityHeaders } from './http/respond.js';
 import { systemClock, type Clock } from './lib/clock.js';
@@ -14,11 +16,11 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, recordConfigLoad, type Metrics } from './observability/metrics.js';
 import { createOidcClient, type OidcClientDeps } from './oidc/client.js';
 import { createAuthEndpoints } from './oidc/endpoints.js';
-import { compilePolicies } from './policy/index.js';
 import { createForwarder } from './proxy/forward.js';
 import { createPipeline } from './proxy/pipeline.js';
+import { buildRuntime, type Runtime } from './proxy/runtime.js';
+import { createReloader, type ReloadOutcome } from './reload.js';
 import { createRefreshScheduler } from './refresh/scheduler.js';
-import { compileRoutes } from './routes/index.js';
 import { createAdminServer } from './server/admin-server.js';
 import { createPortal } from './server/portal.js';
 import { createProxyServer } from './server/proxy-server.js';
@@ -36,9 +38,20 @@ export interface GatewayOptions {
   replicaId?: string;
   /** IdP discovery and request tuning (tests shorten the retry backoff) */
   oidc?: OidcClientDeps['options'];
+  /** where reload() reads the config again; main.ts passes the file and its env. Without it reload() is refused. */
+  reloadSource?: {
+    configPath: string;
+    load: () => Promise<Config>;
+    /** also reload when the config file or policies change on disk (ConfigMap swaps included) */
+    watch?: boolean;
+    debounceMs?: number;
+  };
+  /** LOG_LEVEL pins the level: a reload then leaves log.level alone */
+  logLevelPinned?: boolean;
 }
 
 export interface Gateway {
+  /** the config in force (after a reload: its routes, policies and log level; the rest as started) */
   readonly config: Config;
   readonly metrics: Metrics;
   readonly logger: Logger;
@@ -46,6 +59,11 @@ export interface Gateway {
   listen(): Promise<{ proxy: AddressInfo; admin: AddressInfo }>;
   /** true once config, IdP discovery and the store have all been ready (never flips back) */
   isReady(): boolean;
+  /**
+   * Reads the config again, builds a new runtime completely and swaps it in; an invalid config
+   * keeps the running one. Never rejects: the outcome says what happened (and the log says it).
+   */
+  reload(trigger?: string): Promise<ReloadOutcome>;
   /** stops accepting, drains in-flight requests (bounded), closes every part in reverse order */
   close(): Promise<void>;
 }
@@ -68,8 +86,9 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   const publicOrigin = publicUrl.origin;
   const hsts = publicUrl.protocol === 'https:';
 
-  const routes = compileRoutes(config.routes);
-  const policies = compilePolicies(config.policies);
+  // the one reference a reload swaps; every request reads it once (DESIGN: Runtime)
+  let current: { config: Config; runtime: Runtime } = { config, runtime: buildRuntime(config) };
+  const runtime = () => current.runtime;
   const sessionCookies = createSessionCookies({
     name: config.cookie.name,
     secret: config.cookie.secret,
@@ -103,7 +122,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   const wellKnown = createWellKnown({ keyManager, issuer: config.server.public_url, publicOrigin });
   const resolveSession = createSessionResolver({ store, sessionCookies, clock, idleTimeoutMs: config.session.idle_timeout });
   const oidc = createOidcClient({ config, logger, clock, fetch: options.fetch, options: options.oidc });
-  const auth = createAuthEndpoints({ config, oidc, store, sessionCookies, routes, logger, metrics, clock });
+  const auth = createAuthEndpoints({ config, oidc, store, sessionCookies, routes: () => current.runtime.routes, logger, metrics, clock });
   const scheduler = createRefreshScheduler({
     store,
     refresher: oidc,
@@ -116,8 +135,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   });
   const forwarder = createForwarder({ logger, metrics, reservedCookieName: config.cookie.name });
   const pipeline = createPipeline({
-    routes,
-    policies,
+    runtime,
     store,
     sessionCookies,
     resolveSession,
@@ -175,9 +193,36 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     },
   });
 
+  const reloadSource = options.reloadSource;
+  const reloader = createReloader({
+    load: reloadSource?.load ?? (() => Promise.reject(new Error('this gateway has no config file to reload from'))),
+    running: () => current.config,
+    apply(nextConfig, nextRuntime) {
+      current = { config: nextConfig, runtime: nextRuntime };
+      if (!options.logLevelPinned) logger.level = nextConfig.log.level;
+    },
+    logLevelPinned: options.logLevelPinned ?? false,
+    logger,
+    metrics,
+    clock,
+  });
+  let watcher: ConfigWatcher | undefined;
+  let closing = false;
+
   let started = false;
   async function listen() {
     started = true;
+    // watching starts before the ports bind, so a change made once the gateway answers is seen
+    if (reloadSource?.watch) {
+      watcher = await createConfigWatcher({
+        configPath: reloadSource.configPath,
+        policiesDir: () => resolve(current.config.baseDir, current.config.policies_dir),
+        onChange: () => void reloader('file change'),
+        onError: (error) => logger.warn({ err: error, part: 'reload' }, 'config watch failed: reload with SIGHUP'),
+        ...(reloadSource.debounceMs !== undefined ? { debounceMs: reloadSource.debounceMs } : {}),
+      });
+      if (closing) watcher.close();
+    }
     // the store connects in the background: held sessions and /healthz do not wait for it
     store.start().catch((error: unknown) => logger.error({ err: error }, 'session store failed to start'));
     scheduler.start();
@@ -189,11 +234,12 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   }
 
   async function close() {
+    closing = true;
+    watcher?.close();
     const drainMs = config.server.shutdown_timeout;
     // WebSockets never drain by themselves: tell them now, so clients reconnect elsewhere
     forwarder.goAway(drainMs);
-    const closing = Promise.all([stop(proxyServer, drainMs), stop(adminServer, drainMs)]);
-    await closing;
+    await Promise.all([stop(proxyServer, drainMs), stop(adminServer, drainMs)]);
     if (started) await scheduler.close();
     await keyManager.close();
     await keyStore.close();
@@ -202,7 +248,17 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     await store.close();
   }
 
-  return { config, metrics, logger, listen, isReady, close };
+  return {
+    get config() {
+      return current.config;
+    },
+    metrics,
+    logger,
+    listen,
+    isReady,
+    reload: (trigger = 'request') => reloader(trigger),
+    close,
+  };
 }
 
 function bind(server: Server, address: string): Promise<AddressInfo> {

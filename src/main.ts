@@ -62,7 +62,15 @@ async function serve(configPath: string): Promise<void> {
   const config = await loadConfigFile(configPath, process.env);
   const logger = createProcessLogger(settings.level ?? config.log.level, settings);
   if (config.idp.allow_insecure_http) logger.warn('idp.allow_insecure_http is on: only for local or test identity providers');
-  const gateway: Gateway = createGateway(config, { logger });
+  const gateway: Gateway = createGateway(config, {
+    logger,
+    logLevelPinned: settings.level !== undefined,
+    // CONTRACT: SIGHUP and a change of the config file or policies/ re-read both
+    reloadSource: { configPath, load: () => loadConfigFile(configPath, process.env), watch: true },
+  });
+  // before listening: a SIGHUP that arrives while ports bind must not hit node's default (exit)
+  // the reloader logs the outcome; a refused reload keeps the running config
+  process.on('SIGHUP', () => void gateway.reload('SIGHUP'));
   await gateway.listen();
   stopOnSignals(async () => {
     logger.info('stopping: draining in-flight requests');

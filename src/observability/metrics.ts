@@ -124,5 +124,5 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 /** Records a config load: at start, and on every reload attempt (failed ones keep the old timestamp). */
 export function recordConfigLoad(metrics: Metrics, ok: boolean, atMs: number): void {
   metrics.configReloadSuccess.set(ok ? 1 : 0);
-  if (ok) metrics.configReloadTimestamp.set(Math.floor(atMs / 1000));
+  if (ok) metrics.configReloadTimestamp.set(atMs / 1000);
 }

@@ -21,7 +21,8 @@ export interface AuthEndpointsDeps {
   oidc: OidcClient;
   store: SessionStore;
   sessionCookies: SessionCookies;
-  routes: RouteTable;
+  /** the route table in force now (a reload swaps it): rd= must name one of its routes */
+  routes: () => RouteTable;
   logger: Logger;
   metrics: Metrics;
   clock: Clock;

@@ -67,7 +67,7 @@ export function createLoginFlow(ctx0: AuthContext) {
     const rd = new URLSearchParams(ctx.search).get('rd');
     let target = new URL(urls.portal);
     if (rd !== null && rd !== '') {
-      const allowed = hasEncodedControls(rd) ? undefined : isRedirectAllowed(ctx0.routes, rd, publicUrl);
+      const allowed = hasEncodedControls(rd) ? undefined : isRedirectAllowed(ctx0.routes(), rd, publicUrl);
       if (!allowed) throw new GatewayError('BAD_REDIRECT', 'The address to return to after sign-in is not served by this gateway.');
       // returning to a gateway endpoint (e.g. the login itself) would loop: land on the portal instead
       // (normalized first: /%2Eportcullis/login is the same endpoint)

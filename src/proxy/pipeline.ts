@@ -5,8 +5,8 @@ import type { RequestContext } from '../http/context.js';
 import { wantsHtml } from '../http/context.js';
 import { createCookieNamespace } from '../http/cookies.js';
 import type { Clock } from '../lib/clock.js';
-import type { Policy, Subject } from '../policy/types.js';
-import type { CompiledRoute, RouteTable } from '../routes/types.js';
+import type { Subject } from '../policy/types.js';
+import type { CompiledRoute } from '../routes/types.js';
 import { cookieRenewal, shouldTouch } from '../session/lifecycle.js';
 import type { SessionResolver } from '../session/resolver.js';
 import type { SessionCookies } from '../session/session-cookies.js';
@@ -14,10 +14,11 @@ import type { SessionStore } from '../session/store.js';
 import type { Session } from '../session/types.js';
 import { buildUpstreamHeaders } from './headers.js';
 import type { Forwarder } from './forward.js';
+import type { Runtime } from './runtime.js';
 
 export interface PipelineDeps {
-  routes: RouteTable;
-  policies: ReadonlyMap<string, Policy>;
+  /** the runtime in force now; read once per request so a reload never splits one */
+  runtime: () => Runtime;
   store: SessionStore;
   sessionCookies: SessionCookies;
   resolveSession: SessionResolver;
@@ -43,10 +44,10 @@ type Access =
  * when the session is in this replica's mirror. Errors are thrown; the server renders them.
  */
 export function createPipeline(deps: PipelineDeps) {
-  const { routes, store, sessionCookies, clock } = deps;
+  const { store, sessionCookies, clock } = deps;
   const isGatewayCookie = createCookieNamespace(sessionCookies.name);
 
-  function matchRoute(ctx: RequestContext): CompiledRoute {
+  function matchRoute({ routes }: Runtime, ctx: RequestContext): CompiledRoute {
     const route = routes.match(ctx.scheme, ctx.host, ctx.path);
     if (!route) throw new GatewayError('NOT_FOUND', 'No application is configured at this address.');
     ctx.routeId = route.id;
@@ -73,8 +74,8 @@ export function createPipeline(deps: PipelineDeps) {
   }
 
   /** `path` is the path the upstream receives (see upstreamPath): the one path judged and forwarded. */
-  function authorize(route: CompiledRoute, session: Session, req: IncomingMessage, ctx: RequestContext, path: string): void {
-    const policy = route.policy === undefined ? undefined : deps.policies.get(route.policy);
+  function authorize(runtime: Runtime, route: CompiledRoute, session: Session, req: IncomingMessage, ctx: RequestContext, path: string): void {
+    const policy = route.policy === undefined ? undefined : runtime.policies.get(route.policy);
     if (policy?.caseConfusable(path)) throw caseMismatch();
     // config validation guarantees the policy exists; a missing one denies rather than allows
     const decision = policy
@@ -138,7 +139,8 @@ export function createPipeline(deps: PipelineDeps) {
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
-    const route = matchRoute(ctx);
+    const runtime = deps.runtime();
+    const route = matchRoute(runtime, ctx);
     const access = await authenticate(req, route);
     if (access.kind === 'none') {
       const method = req.method ?? 'GET';
@@ -152,7 +154,7 @@ export function createPipeline(deps: PipelineDeps) {
     const path = upstreamPath(route, ctx);
     if (session) {
       ctx.user = session.user.sub;
-      authorize(route, session, req, ctx, path);
+      authorize(runtime, route, session, req, ctx, path);
     }
     const minted = assertionFor(route, session);
     const assertion = typeof minted === 'object' ? await minted : minted;
@@ -167,7 +169,8 @@ export function createPipeline(deps: PipelineDeps) {
 
   /** WebSocket upgrades: the same authentication and policy, then bytes pass through. */
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: RequestContext): Promise<void> {
-    const route = matchRoute(ctx);
+    const runtime = deps.runtime();
+    const route = matchRoute(runtime, ctx);
     if (!route.websockets) throw new GatewayError('BAD_REQUEST', 'WebSockets are not enabled on this route.');
     const access = await authenticate(req, route);
     if (access.kind === 'none') throw unauthenticated(access);
@@ -175,7 +178,7 @@ export function createPipeline(deps: PipelineDeps) {
     const path = upstreamPath(route, ctx);
     if (session) {
       ctx.user = session.user.sub;
-      authorize(route, session, req, ctx, path);
+      authorize(runtime, route, session, req, ctx, path);
     }
     const minted = assertionFor(route, session);
     const assertion = typeof minted === 'object' ? await minted : minted;

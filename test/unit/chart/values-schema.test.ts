@@ -62,12 +62,17 @@ t.test('several replicas on the memory store are refused', async (t) => {
   t.equal(errors(withSession('redis', { replicaCount: 5 })), '');
 });
 
+t.test('both reload modes are accepted', async (t) => {
+  t.equal(errors(coalesce(defaults, { reload: { mode: 'restart' } })), '');
+  t.equal(errors(coalesce(defaults, { reload: { mode: 'hot' } })), '');
+});
+
 t.test('unsafe or unknown values are refused', async (t) => {
   const cases: Array<[string, Values]> = [
     ['a PDB that blocks drains', { podDisruptionBudget: { maxUnavailable: 0 } }],
     ['a writable root filesystem', { securityContext: { readOnlyRootFilesystem: false } }],
     ['running as root', { podSecurityContext: { runAsNonRoot: false } }],
-    ['hot reload (not available yet)', { reload: { mode: 'hot' } }],
+    ['an unknown reload mode', { reload: { mode: 'sometimes' } }],
     ['a short cookie secret', { secrets: { cookieSecret: 'too-short' } }],
     ['a misspelt top-level key', { replicas: 3 }],
     ['an unknown config key', { config: { server: { listen_port: 80 } } }],
@@ -168,4 +173,8 @@ t.test('helm lint and helm template', { skip: helm ? false : 'helm is not on PAT
   }
   const refused = run('template', 'gw', chart, '--set', 'config.session.store=memory', '--set', 'replicaCount=2');
   t.not(refused.status, 0, 'two replicas on the memory store do not render');
+  const rolled = run('template', 'gw', chart, '--show-only', 'templates/deployment.yaml');
+  t.match(rolled.stdout, /checksum\/config:/, 'reload.mode restart: a config change rolls the pods');
+  const hot = run('template', 'gw', chart, '--show-only', 'templates/deployment.yaml', '--set', 'reload.mode=hot');
+  t.notMatch(hot.stdout, /checksum\/config:/, 'reload.mode hot: the pods stay and reload in place');
 });
