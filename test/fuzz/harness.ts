@@ -172,3 +172,14 @@ export function json(body: string): Record<string, any> | undefined {
     return undefined;
   }
 }
+
+/**
+ * What every fuzz file starts with: its seed (printed, replayable with FUZZ_SEED), a watch for
+ * escaped rejections and exceptions, and a count of the requests it sends.
+ */
+export function startFuzzFile(t: TapLike): { seed: number; sent: { add(n?: number): void } } {
+  const seed = fuzzSeed();
+  t.comment(`seed=${seed} (replay: FUZZ_SEED=${seed})`);
+  watchProcess(t);
+  return { seed, sent: requestCounter(t) };
+}

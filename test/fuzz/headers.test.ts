@@ -3,7 +3,7 @@ import t from 'tap';
 import type { RecordedRequest } from '../support/upstream.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { headerName, headerValue } from './arbitraries.js';
-import { checkProperty, fuzzSeed, getRequest, rawRequest, requestCounter, runs, watchProcess } from './harness.js';
+import { checkProperty, getRequest, rawRequest, runs, startFuzzFile } from './harness.js';
 
 /**
  * Header names, header values and Cookie headers through real gateways to a real upstream.
@@ -12,10 +12,7 @@ import { checkProperty, fuzzSeed, getRequest, rawRequest, requestCounter, runs, 
  * forwarding headers only (no client header equal to one of them up to case and '_'/'-'), never
  * the session cookie, and with preserve_host the host the route matched on.
  */
-const seed = fuzzSeed();
-t.comment(`seed=${seed} (replay: FUZZ_SEED=${seed})`);
-watchProcess(t);
-const sent = requestCounter(t);
+const { seed, sent } = startFuzzFile(t);
 
 let stack: Stack;
 const replicas: { host: string; port: number; cookieValue: string }[] = [];

@@ -4,17 +4,14 @@ import t from 'tap';
 import { BACKCHANNEL_LOGOUT_EVENT } from '../../src/oidc/logout-token.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { TEST_CLIENT_ID } from '../support/idp.js';
-import { checkProperty, fuzzSeed, getRequest, json, rawRequest, requestCounter, runs, watchProcess } from './harness.js';
+import { checkProperty, getRequest, json, rawRequest, runs, startFuzzFile } from './harness.js';
 
 /**
  * The sign-in callback and the back-channel logout receiver, fed garbage through a real gateway
  * and a real IdP. Never a 5xx or a hang; a garbage callback never yields a session cookie; no
  * forged logout token is accepted (the signed-in session survives the whole fuzz).
  */
-const seed = fuzzSeed();
-t.comment(`seed=${seed} (replay: FUZZ_SEED=${seed})`);
-watchProcess(t);
-const sent = requestCounter(t);
+const { seed, sent } = startFuzzFile(t);
 
 let stack: Stack;
 let host: string;

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { startStack, type Stack } from '../support/stack.js';
 import { requestTarget } from './arbitraries.js';
-import { checkProperty, fuzzSeed, getRequest, json, rawRequest, requestCounter, runs, watchProcess } from './harness.js';
+import { checkProperty, getRequest, json, rawRequest, runs, startFuzzFile } from './harness.js';
 import { deniedReading } from './path-oracle.js';
 
 /**
@@ -12,10 +12,7 @@ import { deniedReading } from './path-oracle.js';
  * parser — as one under a denied prefix. Without a session nothing reaches the upstream at all.
  */
 const DENIED = ['/docs/secret', '/admin'];
-const seed = fuzzSeed();
-t.comment(`seed=${seed} (replay: FUZZ_SEED=${seed})`);
-watchProcess(t);
-const sent = requestCounter(t);
+const { seed, sent } = startFuzzFile(t);
 
 let stack: Stack;
 let host: string;
