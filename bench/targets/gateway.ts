@@ -58,7 +58,9 @@ export async function startGatewayProcess(spec: GatewaySpec): Promise<{ url: str
   // BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway under load
   // (node refuses --cpu-prof in NODE_OPTIONS)
   const nodeArgs = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const proc = spawn(process.execPath, [...nodeArgs, MAIN, 'serve', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  // BENCH_GATEWAY_MAIN=/other/checkout/dist/src/main.js measures another build with this harness
+  const main = process.env.BENCH_GATEWAY_MAIN || MAIN;
+  const proc = spawn(process.execPath, [...nodeArgs, main, 'serve', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'], env });
   let stderr = '';
   proc.stderr?.on('data', (chunk: Buffer) => {
     if (stderr.length < 4000) stderr += chunk.toString();
