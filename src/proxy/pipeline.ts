@@ -13,7 +13,7 @@ import type { SessionCookies } from '../session/session-cookies.js';
 import type { SessionStore } from '../session/store.js';
 import type { Session } from '../session/types.js';
 import { buildUpstreamHeaders } from './headers.js';
-import type { Forwarder } from './forward.js';
+import type { ForwardTarget, Forwarder } from './forward.js';
 import type { Runtime } from './runtime.js';
 
 export interface PipelineDeps {
@@ -138,6 +138,28 @@ export function createPipeline(deps: PipelineDeps) {
     });
   }
 
+  /**
+   * What follows authentication, the same for requests and upgrades: the policy judges the path
+   * the upstream will receive, then the assertion and the cleaned headers make the target.
+   */
+  async function admit(
+    req: IncomingMessage,
+    ctx: RequestContext,
+    runtime: Runtime,
+    route: CompiledRoute,
+    access: Exclude<Access, { kind: 'none' }>,
+  ): Promise<ForwardTarget> {
+    const session = access.kind === 'session' ? access.session : undefined;
+    const path = upstreamPath(route, ctx);
+    if (session) {
+      ctx.user = session.user.sub;
+      authorize(runtime, route, session, req, ctx, path);
+    }
+    const minted = assertionFor(route, session);
+    const assertion = typeof minted === 'object' ? await minted : minted;
+    return { route, ctx, path: `${path}${ctx.search}`, headers: headersFor(req, ctx, route, session, assertion) };
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const runtime = deps.runtime();
     const route = matchRoute(runtime, ctx);
@@ -150,21 +172,9 @@ export function createPipeline(deps: PipelineDeps) {
       }
       throw unauthenticated(access);
     }
-    const session = access.kind === 'session' ? access.session : undefined;
-    const path = upstreamPath(route, ctx);
-    if (session) {
-      ctx.user = session.user.sub;
-      authorize(runtime, route, session, req, ctx, path);
-    }
-    const minted = assertionFor(route, session);
-    const assertion = typeof minted === 'object' ? await minted : minted;
+    const target = await admit(req, ctx, runtime, route, access);
     if (access.kind === 'session' && access.setCookie) res.appendHeader('Set-Cookie', access.setCookie);
-    await deps.forwarder.forward(req, res, {
-      route,
-      ctx,
-      path: `${path}${ctx.search}`,
-      headers: headersFor(req, ctx, route, session, assertion),
-    });
+    await deps.forwarder.forward(req, res, target);
   }
 
   /** WebSocket upgrades: the same authentication and policy, then bytes pass through. */
@@ -174,19 +184,7 @@ export function createPipeline(deps: PipelineDeps) {
     if (!route.websockets) throw new GatewayError('BAD_REQUEST', 'WebSockets are not enabled on this route.');
     const access = await authenticate(req, route);
     if (access.kind === 'none') throw unauthenticated(access);
-    const session = access.kind === 'session' ? access.session : undefined;
-    const path = upstreamPath(route, ctx);
-    if (session) {
-      ctx.user = session.user.sub;
-      authorize(runtime, route, session, req, ctx, path);
-    }
-    const minted = assertionFor(route, session);
-    const assertion = typeof minted === 'object' ? await minted : minted;
-    deps.forwarder.upgrade(req, socket, head, {
-      route,
-      path: `${path}${ctx.search}`,
-      headers: headersFor(req, ctx, route, session, assertion),
-    });
+    deps.forwarder.upgrade(req, socket, head, await admit(req, ctx, runtime, route, access));
   }
 
   return { handle, upgrade };
