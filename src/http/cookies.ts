@@ -73,11 +73,6 @@ export function stripCookies(header: string, drop: (name: string) => boolean): s
   return kept.length ? kept.join('; ') : undefined;
 }
 
-/** Removes one cookie by name from a Cookie header (see stripCookies). */
-export function stripCookie(header: string, name: string): string | undefined {
-  return stripCookies(header, (key) => key === name);
-}
-
 /**
  * The gateway's cookie namespace: the session cookie `<name>` and every `<name>_…` (sign-in
  * transactions). Upstreams never see these and may never set them.
