@@ -25,7 +25,7 @@ import { createAdminServer } from './server/admin-server.js';
 import { createPortal } from './server/portal.js';
 import { createProxyServer } from './server/proxy-server.js';
 import { createSessionStore } from './session/create-store.js';
-import { createRedisKeyStore } from './session/redis-key-store.js';
+import { createRedisKeyStore } from './keys/redis-key-store.js';
 import { createSessionResolver } from './session/resolver.js';
 import { createSessionCookies } from './session/session-cookies.js';
 import { packageVersion } from './version.js';

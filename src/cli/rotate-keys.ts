@@ -2,7 +2,7 @@ import type { Config } from '../config/index.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { generateStoredKey } from '../keys/key-material.js';
 import type { Logger } from '../observability/logger.js';
-import { createRedisKeyStore } from '../session/redis-key-store.js';
+import { createRedisKeyStore } from '../keys/redis-key-store.js';
 
 const CONNECT_TIMEOUT_MS = 15_000;
 

@@ -4,7 +4,7 @@ import { GatewayError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ExpiringSet } from './expiring-set.js';
-import type { RedisBackend } from './redis-connection.js';
+import type { RedisBackend } from '../redis/connection.js';
 import type { RedisKeys } from './redis-keys.js';
 import type { Mirror } from './redis-mirror.js';
 import type { OutageQueue } from './redis-outage-queue.js';

@@ -1,10 +1,10 @@
-import { Cluster, type Redis } from 'ioredis';
 import { randomToken } from '../lib/random.js';
+import { isCluster, type RedisConnection } from '../redis/connection.js';
 import { errorText, type StoreContext } from './redis-context.js';
-import { ensureKeyspaceEvents } from './redis-keyspace.js';
+import { ensureKeyspaceEvents } from '../redis/keyspace.js';
 import type { Removals } from './redis-removals.js';
 import type { Restorer } from './redis-restore.js';
-import type { KeyspaceSubscriber } from './redis-subscriber.js';
+import type { KeyspaceSubscriber } from '../redis/subscriber.js';
 import type { Sync } from './redis-sync.js';
 import type { StoreStatus } from './store.js';
 
@@ -89,9 +89,9 @@ export function createRecovery(options: RecoveryOptions): Recovery {
   };
 
   /** A key that hashes to `node` (Cluster), so the probe's notification comes from that master. */
-  const probeKeyFor = async (node: Redis): Promise<string | undefined> => {
+  const probeKeyFor = async (node: RedisConnection): Promise<string | undefined> => {
     const client = backend.client;
-    if (!(client instanceof Cluster)) return ctx.keys.probe(randomToken(9));
+    if (!isCluster(client)) return ctx.keys.probe(randomToken(9));
     const id = `${node.options.host ?? ''}:${node.options.port ?? ''}`;
     for (let i = 0; i < 256; i++) {
       const key = ctx.keys.probe(randomToken(9));
@@ -102,7 +102,7 @@ export function createRecovery(options: RecoveryOptions): Recovery {
   };
 
   /** Where CONFIG is refused, see for ourselves whether set, del and expired notifications arrive. */
-  const probe = async (node: Redis): Promise<boolean> => {
+  const probe = async (node: RedisConnection): Promise<boolean> => {
     const timeout = options.probeTimeoutMs ?? 2000;
     const [a, b] = [await probeKeyFor(node), await probeKeyFor(node)];
     if (a === undefined || b === undefined) return false;

@@ -1,4 +1,6 @@
-import { createHash } from 'node:crypto';
+import { script } from '../redis/scripts.js';
+
+export { runScript, type LuaScript } from '../redis/scripts.js';
 
 /**
  * Every session write is one of these scripts, so a write never lands on a tombstone and an
@@ -7,16 +9,6 @@ import { createHash } from 'node:crypto';
  * see redis-codec.ts. Times and TTLs come from the gateway's clock as decimal strings; Lua never
  * formats a float (string.format('%d') on integral values only).
  */
-export interface LuaScript {
-  name: string;
-  source: string;
-  sha: string;
-}
-
-function script(name: string, source: string): LuaScript {
-  return { name, source, sha: createHash('sha1').update(source).digest('hex') };
-}
-
 /** ARGV: view, sealed tokens, pttl → 'OK' | 'TOMBSTONED' | 'EXISTS' */
 export const CREATE = script(
   'create',
@@ -148,19 +140,3 @@ export const LEASE_RELEASE = script(
   `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`,
 );
-
-interface Evaluator {
-  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
-  eval(source: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
-}
-
-/** EVALSHA, falling back to EVAL when the server's script cache is empty (after a restart). */
-export async function runScript(client: unknown, lua: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-  const evaluator = client as Evaluator;
-  try {
-    return await evaluator.evalsha(lua.sha, keys.length, ...keys, ...args);
-  } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    return await evaluator.eval(lua.source, keys.length, ...keys, ...args);
-  }
-}

@@ -3,7 +3,7 @@ import { generateStoredKey } from '../../src/keys/key-material.js';
 import { createKeyManager } from '../../src/keys/key-manager.js';
 import type { KeyStore } from '../../src/keys/types.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { createRedisKeyStore } from '../../src/session/redis-key-store.js';
+import { createRedisKeyStore } from '../../src/keys/redis-key-store.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
 import { eventually } from '../support/stack.js';
 

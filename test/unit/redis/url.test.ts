@@ -1,7 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import t from 'tap';
 import { ConfigError } from '../../../src/errors.js';
-import { createRedisBackend } from '../../../src/session/redis-connection.js';
+import { createRedisBackend } from '../../../src/redis/connection.js';
 import { describeTarget, parseRedisUrl } from '../../../src/config/redis-url.js';
 
 t.test('standalone URLs', async (t) => {

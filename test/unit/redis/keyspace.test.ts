@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mergeKeyspaceFlags, missingKeyspaceFlags } from '../../../src/session/redis-keyspace.js';
+import { mergeKeyspaceFlags, missingKeyspaceFlags } from '../../../src/redis/keyspace.js';
 import { createRedisKeys, escapeGlob, isValidHandle } from '../../../src/session/redis-keys.js';
 
 t.test('keyspace flags: what is missing, merged without dropping an operator flag', async (t) => {

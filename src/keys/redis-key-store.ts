@@ -1,12 +1,10 @@
 import { hkdfSync } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { JWK } from 'jose';
-// type-only: the KeyStore contract is defined by keys/; no runtime dependency between the two
-import type { AddCondition, KeyStore, StoredKey } from '../keys/types.js';
+import type { AddCondition, KeyStore, StoredKey } from './types.js';
 import type { Logger } from '../observability/logger.js';
-import { createRedisBackend } from './redis-connection.js';
+import { createRedisBackend, type RedisConnection } from '../redis/connection.js';
 import { describeTarget, parseRedisUrl } from '../config/redis-url.js';
-import { createTokenCipher, tokenKeyFromMaterial } from './token-crypto.js';
+import { createSealedBox, encryptionKeyFromMaterial } from '../lib/sealed-box.js';
 
 export interface RedisKeyStoreOptions {
   url: string;
@@ -34,12 +32,12 @@ export function createRedisKeyStore(options: RedisKeyStoreOptions): KeyStore {
   const client = backend.client;
   const hashKey = `${options.keyPrefix}signing-keys`;
   const channel = `${options.keyPrefix}signing-keys:changed`;
-  const cipher = createTokenCipher(signingKeyMaterial(options.keyMaterial));
+  const box = createSealedBox(signingKey(options.keyMaterial));
   const listeners = new Set<() => void>();
   const announce = () => {
     for (const listener of listeners) listener();
   };
-  let subscriber: Redis | undefined;
+  let subscriber: RedisConnection | undefined;
   let started: Promise<void> | undefined;
 
   client.on('error', (error: Error) => logger.debug({ err: error.message }, 'redis connection error'));
@@ -51,8 +49,8 @@ export function createRedisKeyStore(options: RedisKeyStoreOptions): KeyStore {
       const { kid, createdAt, activatesAt, publicJwk, sealed } = value;
       if (typeof kid !== 'string' || typeof createdAt !== 'number' || typeof activatesAt !== 'number') return undefined;
       if (typeof publicJwk !== 'object' || publicJwk === null) return undefined;
-      const opened = typeof sealed === 'string' ? cipher.open(sealed, aad(kid)) : undefined;
-      const privateJwk = opened ? (JSON.parse(opened.accessToken) as JWK) : undefined;
+      const opened = typeof sealed === 'string' ? box.open(sealed, aad(kid)) : undefined;
+      const privateJwk = opened ? privateJwkFrom(opened) : undefined;
       return { kid, createdAt, activatesAt, publicJwk: publicJwk as JWK, ...(privateJwk ? { privateJwk } : {}) };
     } catch {
       return undefined;
@@ -60,8 +58,7 @@ export function createRedisKeyStore(options: RedisKeyStoreOptions): KeyStore {
   }
 
   function encode(key: StoredKey): string {
-    // the cipher seals a token record; the private JWK travels as its one token
-    const sealed = key.privateJwk ? cipher.seal({ accessToken: JSON.stringify(key.privateJwk) }, aad(key.kid)) : undefined;
+    const sealed = key.privateJwk ? box.seal(JSON.stringify({ accessToken: JSON.stringify(key.privateJwk) }), aad(key.kid)) : undefined;
     return JSON.stringify({ v: 1, kid: key.kid, createdAt: key.createdAt, activatesAt: key.activatesAt, publicJwk: key.publicJwk, sealed });
   }
 
@@ -74,7 +71,7 @@ export function createRedisKeyStore(options: RedisKeyStoreOptions): KeyStore {
     const sub = backend.createSubscriber();
     subscriber = sub;
     sub.on('error', (error: Error) => logger.debug({ err: error.message }, 'key subscriber connection error'));
-    // autoResubscribe is off (redis-connection.ts): subscribe on every (re)connect, then re-read
+    // autoResubscribe is off (redis/connection.ts): subscribe on every (re)connect, then re-read
     sub.on('ready', () => {
       sub.subscribe(channel).then(announce, (error: unknown) => logger.debug({ err: String(error) }, 'key channel subscribe failed'));
     });
@@ -139,9 +136,19 @@ function aad(kid: string): string {
 }
 
 /** Its own AES key: HKDF over the token key with a label no other use shares. */
-function signingKeyMaterial(material: string): string {
-  const base = tokenKeyFromMaterial(material);
-  return Buffer.from(hkdfSync('sha256', base, 'portcullis', 'portcullis signing-key encryption v1', 32)).toString('base64url');
+function signingKey(material: string): Buffer {
+  const base = encryptionKeyFromMaterial(material);
+  // the same bytes the first release derived (it went through a base64url round trip)
+  return encryptionKeyFromMaterial(Buffer.from(hkdfSync('sha256', base, 'portcullis', 'portcullis signing-key encryption v1', 32)).toString('base64url'));
+}
+
+/**
+ * The sealed plaintext is `{ "accessToken": "<private JWK as JSON>" }`: the format of the first
+ * release, which sealed it as a session-token record. Kept so stored keys stay readable.
+ */
+function privateJwkFrom(plain: string): JWK | undefined {
+  const wrapper = JSON.parse(plain) as { accessToken?: unknown };
+  return typeof wrapper.accessToken === 'string' ? (JSON.parse(wrapper.accessToken) as JWK) : undefined;
 }
 
 /**

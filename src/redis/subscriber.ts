@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
-import type { RedisBackend } from './redis-connection.js';
+import type { RedisBackend } from './connection.js';
 
 /**
  * PSUBSCRIBE to keyspace notifications on a connection of its own (a subscribed connection can

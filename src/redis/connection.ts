@@ -1,6 +1,14 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RedisTarget } from '../config/redis-url.js';
 
+/** One server connection (a master, or a subscriber): the other modules name it by this type. */
+export type RedisConnection = Redis;
+
+/** true for a Cluster client (slots, per-master subscribers) */
+export function isCluster(client: Redis | Cluster): client is Cluster {
+  return client instanceof Cluster;
+}
+
 /**
  * The one place that builds ioredis clients. Commands fail fast while Redis is unreachable
  * (no offline queue, no retries of in-flight commands, a command timeout) and ioredis
