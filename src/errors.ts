@@ -11,6 +11,7 @@ export const ErrorCodes = {
   UNAUTHENTICATED: { status: 401, title: 'Sign-in required' },
   FORBIDDEN: { status: 403, title: 'Access denied' },
   CROSS_SITE: { status: 403, title: 'Cross-site request refused' },
+  UNTRUSTED_PROXY: { status: 403, title: 'Forward-auth needs a trusted proxy' },
   NOT_FOUND: { status: 404, title: 'Not found' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },

@@ -23,7 +23,9 @@ import { createReloader, type ReloadOutcome } from './reload.js';
 import { createRefreshScheduler } from './refresh/scheduler.js';
 import { createAdminServer } from './server/admin-server.js';
 import { createPortal } from './server/portal.js';
+import { createForwardAuth } from './server/forward-auth.js';
 import { createProxyServer } from './server/proxy-server.js';
+import { createAddressMatcher } from './lib/address-ranges.js';
 import { createSessionStore } from './session/create-store.js';
 import { createRedisKeyStore } from './keys/redis-key-store.js';
 import { createSessionResolver } from './session/resolver.js';
@@ -142,7 +144,6 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     forwarder,
     clock,
     idleTimeoutMs: config.session.idle_timeout,
-    trustForwarded: config.server.trust_forwarded_headers,
     loginUrl: `${publicOrigin}/.portcullis/login`,
     mintAssertion: minter.mint,
     startLogin(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, returnTo: URL) {
@@ -150,7 +151,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       return auth.startLogin(req, res, ctx, returnTo);
     },
   });
-  const portal = createPortal({ auth, store, resolveSession, sessionCookies, metrics, publicOrigin });
+  const forwardAuth = createForwardAuth({ pipeline, loginUrl: `${publicOrigin}/.portcullis/login` });
+  const portal = createPortal({ auth, store, resolveSession, sessionCookies, metrics, publicOrigin, forwardAuth });
 
   let everReady = false;
   const isReady = () => {
@@ -179,7 +181,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     wellKnown,
     logger,
     metrics,
-    trustForwarded: config.server.trust_forwarded_headers,
+    trustProxy: createAddressMatcher(config.server.trust_forwarded_headers),
     hsts,
     maxHeaderBytes: config.server.max_header_bytes,
   });

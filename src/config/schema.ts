@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseAddressRange } from '../lib/address-ranges.js';
 import { parseDuration } from '../lib/duration.js';
 
 /**
@@ -62,6 +63,18 @@ const publicUrl = z.string().superRefine((value, ctx) => {
   }
 });
 
+/**
+ * Who may set X-Forwarded-* (and name the original request to forward-auth): nobody (false),
+ * every peer (true: only when nothing but the proxy can reach the gateway), or the listed proxy
+ * addresses and CIDR ranges.
+ */
+const trustedProxies = z.union([
+  z.boolean(),
+  z.array(
+    z.string().refine((entry) => parseAddressRange(entry) !== undefined, 'must be an IP address or a CIDR range like "10.0.0.0/8" or "fd00::/8"'),
+  ),
+]);
+
 /** pino's levels; LOG_LEVEL in the environment takes the same values */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -83,7 +96,7 @@ export const configSchema = z.strictObject({
       listen: hostPort.default('0.0.0.0:8080'),
       admin_listen: hostPort.default('127.0.0.1:9090'),
       public_url: publicUrl,
-      trust_forwarded_headers: z.boolean().default(false),
+      trust_forwarded_headers: trustedProxies.default(false),
       /** graceful drain limit on SIGTERM */
       shutdown_timeout: duration.prefault('10s'),
       max_header_bytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),

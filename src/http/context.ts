@@ -17,6 +17,10 @@ export interface RequestContext {
   readonly search: string;
   /** the client's address (first X-Forwarded-For hop when trusted) */
   readonly clientIp: string;
+  /** the peer is a trusted proxy (server.trust_forwarded_headers): its X-Forwarded-* are believed */
+  readonly trustForwarded: boolean;
+  /** the method policies judge when it is not this request's own (forward-auth names the original) */
+  readonly method?: string;
   /** the route label for metrics, set once a route matched */
   routeId?: string;
   /** the signed-in user's `sub`, set once a session was admitted (for the access log) */

@@ -25,13 +25,21 @@ export interface PipelineDeps {
   forwarder: Forwarder;
   clock: Clock;
   idleTimeoutMs: number;
-  trustForwarded: boolean;
   loginUrl: string;
   /** the signed identity assertion for a session and a route's audience (a string when cached) */
   mintAssertion?: (session: Session, audience: string) => string | Promise<string>;
   /** sends a browser to the IdP (sets the login transaction cookie) */
   startLogin(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, returnTo: URL): Promise<void>;
 }
+
+/**
+ * Forward-auth's answer for a request another proxy will forward: allowed (with the identity
+ * headers the upstream is to receive, none on a public route), or sign-in needed (the 401 to
+ * answer API clients with). A denial is thrown as 403, like on the proxy path.
+ */
+export type Judgement =
+  | { kind: 'allow'; identity: Record<string, string>; setCookie?: string }
+  | { kind: 'sign-in'; error: GatewayError };
 
 /** What authentication found for a request; the pipeline's one decision point. */
 type Access =
@@ -79,7 +87,7 @@ export function createPipeline(deps: PipelineDeps) {
     if (policy?.caseConfusable(path)) throw caseMismatch();
     // config validation guarantees the policy exists; a missing one denies rather than allows
     const decision = policy
-      ? policy.evaluate(toSubject(session), { method: req.method ?? 'GET', path })
+      ? policy.evaluate(toSubject(session), { method: ctx.method ?? req.method ?? 'GET', path })
       : { allow: false, reasons: ['route has no policy'] };
     if (!decision.allow) {
       ctx.log.info({ route: route.id, user: session.user.sub, reasons: decision.reasons }, 'access denied');
@@ -133,7 +141,7 @@ export function createPipeline(deps: PipelineDeps) {
       host: ctx.host,
       preserveHost: route.preserveHost,
       upstreamHost: route.to.host,
-      trustForwarded: deps.trustForwarded,
+      trustForwarded: ctx.trustForwarded,
       requestId: ctx.id,
     });
   }
@@ -177,6 +185,24 @@ export function createPipeline(deps: PipelineDeps) {
     await deps.forwarder.forward(req, res, target);
   }
 
+  /**
+   * Forward-auth: `ctx` describes the original request (another proxy forwards it). The same
+   * route match, session, policy and assertion as `handle`; only the identity headers are kept.
+   */
+  async function judge(req: IncomingMessage, ctx: RequestContext): Promise<Judgement> {
+    const runtime = deps.runtime();
+    const route = matchRoute(runtime, ctx);
+    const access = await authenticate(req, route);
+    if (access.kind === 'none') return { kind: 'sign-in', error: unauthenticated(access) };
+    const target = await admit(req, ctx, runtime, route, access);
+    const identity: Record<string, string> = {};
+    for (const name of IDENTITY_HEADERS) {
+      const value = target.headers[name];
+      if (typeof value === 'string') identity[name] = value;
+    }
+    return { kind: 'allow', identity, setCookie: access.kind === 'session' ? access.setCookie : undefined };
+  }
+
   /** WebSocket upgrades: the same authentication and policy, then bytes pass through. */
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: RequestContext): Promise<void> {
     const runtime = deps.runtime();
@@ -187,10 +213,13 @@ export function createPipeline(deps: PipelineDeps) {
     deps.forwarder.upgrade(req, socket, head, await admit(req, ctx, runtime, route, access));
   }
 
-  return { handle, upgrade };
+  return { handle, upgrade, judge };
 }
 
 export type Pipeline = ReturnType<typeof createPipeline>;
+
+/** The headers that carry the gateway's identity statement to an upstream (CONTRACT). */
+export const IDENTITY_HEADERS = ['x-portcullis-user', 'x-portcullis-email', 'x-portcullis-groups', 'x-portcullis-jwt-assertion'] as const;
 
 function caseMismatch(): GatewayError {
   return new GatewayError('BAD_PATH', 'The request path differs only in letter case from a protected path; use its exact spelling.');

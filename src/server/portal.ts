@@ -27,6 +27,8 @@ export function createPortal(deps: {
   sessionCookies: SessionCookies;
   metrics: Metrics;
   publicOrigin: string;
+  /** /.portcullis/auth and /.portcullis/forward-auth (server/forward-auth.ts) */
+  forwardAuth?: { auth: Handler; forwardAuth: Handler };
 }) {
   const { auth, store } = deps;
 
@@ -111,6 +113,12 @@ export function createPortal(deps: {
     '/.portcullis/userinfo': { GET: userinfo },
     '/.portcullis/sessions': { GET: listSessions },
   };
+  if (deps.forwardAuth) {
+    const { auth: check, forwardAuth } = deps.forwardAuth;
+    // proxies ask with GET (nginx subrequests, Traefik, Caddy); HEAD costs nothing more
+    exact['/.portcullis/auth'] = { GET: check, HEAD: check };
+    exact['/.portcullis/forward-auth'] = { GET: forwardAuth, HEAD: forwardAuth };
+  }
 
   const SESSION_PATH = /^\/\.portcullis\/sessions\/([A-Za-z0-9_-]{1,64})(\/end)?$/;
 

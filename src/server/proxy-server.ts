@@ -17,7 +17,8 @@ export interface ProxyServerDeps {
   wellKnown?: (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => void;
   logger: Logger;
   metrics: Metrics;
-  trustForwarded: boolean;
+  /** is this peer a trusted proxy (server.trust_forwarded_headers)? */
+  trustProxy: (peerIp: string | undefined) => boolean;
   hsts: boolean;
   maxHeaderBytes: number;
 }
@@ -77,7 +78,7 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let ctx: RequestContext;
     try {
-      ctx = createRequestContext(req, { trustForwarded: deps.trustForwarded, logger });
+      ctx = createRequestContext(req, { trustProxy: deps.trustProxy, logger });
     } catch (error) {
       const fallback = fallbackContext(logger);
       securityHeaders(res, { hsts: deps.hsts, noStore: true });
@@ -107,7 +108,7 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
   async function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
     try {
-      const ctx = createRequestContext(req, { trustForwarded: deps.trustForwarded, logger });
+      const ctx = createRequestContext(req, { trustProxy: deps.trustProxy, logger });
       // the gateway's own endpoints speak no WebSocket: never pass them to a route's upstream
       if (isPortalPath(ctx.path) || isWellKnownPath(ctx.path)) throw new GatewayError('BAD_REQUEST', 'Not a WebSocket endpoint.');
       await deps.pipeline.upgrade(req, socket, head, ctx);

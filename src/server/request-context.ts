@@ -6,11 +6,41 @@ import { normalizePath } from '../lib/path.js';
 import type { Logger } from '../observability/logger.js';
 
 export interface ContextOptions {
-  trustForwarded: boolean;
+  /** is this peer address a trusted proxy (server.trust_forwarded_headers)? */
+  trustProxy: (peerIp: string | undefined) => boolean;
   logger: Logger;
 }
 
 const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
+
+/** A Host (or X-Forwarded-Host) value the route table can read: a name or IP literal, optional port. */
+export function isValidHost(host: string | undefined): host is string {
+  return host !== undefined && HOST.test(host);
+}
+
+export interface RequestTarget {
+  rawPath: string;
+  path: string;
+  search: string;
+}
+
+/**
+ * An origin-form request target ("/path?query") split and normalized, or a 400 GatewayError.
+ * Forward-auth reads the original request's target with this too, so it is refused and judged
+ * exactly as the same target would be on the proxy port.
+ */
+export function parseRequestTarget(target: string): RequestTarget {
+  if (!target.startsWith('/')) throw new GatewayError('BAD_REQUEST', 'The request target must be a path.');
+  // a fragment is never part of a request target (RFC 9112 §3.2); parseurl and `new URL()` would
+  // cut the path at it, so the upstream would serve another path than the one judged
+  if (target.includes('#')) throw new GatewayError('BAD_PATH', 'The request target must not contain "#".');
+  const q = target.indexOf('?');
+  const rawPath = q === -1 ? target : target.slice(0, q);
+  const search = q === -1 ? '' : target.slice(q);
+  const path = normalizePath(rawPath);
+  if (path === undefined) throw new GatewayError('BAD_PATH', 'The request path is malformed.');
+  return { rawPath, path, search };
+}
 
 function firstHeader(value: string | string[] | undefined): string | undefined {
   const one = Array.isArray(value) ? value[0] : value;
@@ -26,28 +56,20 @@ export function createRequestContext(req: IncomingMessage, options: ContextOptio
   const id = randomUUID();
   const socketIp = req.socket.remoteAddress ?? '';
   const base = lazyLog(id, options.logger);
-  const target = req.url ?? '';
-  if (!target.startsWith('/')) throw new GatewayError('BAD_REQUEST', 'The request target must be a path.');
-  // a fragment is never part of a request target (RFC 9112 §3.2); parseurl and `new URL()` would
-  // cut the path at it, so the upstream would serve another path than the one judged
-  if (target.includes('#')) throw new GatewayError('BAD_PATH', 'The request target must not contain "#".');
-  const q = target.indexOf('?');
-  const rawPath = q === -1 ? target : target.slice(0, q);
-  const search = q === -1 ? '' : target.slice(q);
-  const path = normalizePath(rawPath);
-  if (path === undefined) throw new GatewayError('BAD_PATH', 'The request path is malformed.');
+  const { rawPath, path, search } = parseRequestTarget(req.url ?? '');
 
+  const trustForwarded = options.trustProxy(socketIp);
   let scheme: 'http' | 'https' = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
   let host = req.headers.host;
   let clientIp = socketIp;
-  if (options.trustForwarded) {
+  if (trustForwarded) {
     const proto = firstHeader(req.headers['x-forwarded-proto']);
     if (proto === 'https' || proto === 'http') scheme = proto;
     host = firstHeader(req.headers['x-forwarded-host']) ?? host;
     clientIp = firstHeader(req.headers['x-forwarded-for']) ?? socketIp;
   }
-  if (!host || !HOST.test(host)) throw new GatewayError('BAD_REQUEST', 'The Host header is missing or malformed.');
-  return Object.assign(base, { scheme, host: host.toLowerCase(), rawPath, path, search, clientIp });
+  if (!isValidHost(host)) throw new GatewayError('BAD_REQUEST', 'The Host header is missing or malformed.');
+  return Object.assign(base, { scheme, host: host.toLowerCase(), rawPath, path, search, clientIp, trustForwarded });
 }
 
 /**
@@ -75,5 +97,6 @@ export function fallbackContext(logger: Logger): RequestContext {
     path: '/',
     search: '',
     clientIp: '',
+    trustForwarded: false,
   });
 }
