@@ -147,15 +147,18 @@ t.test('spoofed X-Forwarded-Uri (reported 2026)', async (t) => {
       t.notOk(received['x-rewrite-url'], 'X-Rewrite-URL dropped');
     },
   );
-  t.test(
-    'forward-auth judges X-Forwarded-Uri only from a trusted proxy',
-    { todo: 'GET /.portcullis/auth (forward-auth) is not implemented on main yet' },
-    async (t) => {
-      // an untrusting gateway: a client that names an allowed URI must not get a 200 for it
-      const res = await get('/.portcullis/auth', [`Cookie: ${alice}`, 'X-Forwarded-Method: GET', `X-Forwarded-Host: ${host}`, 'X-Forwarded-Uri: /ok', 'X-Forwarded-Proto: http']);
-      t.ok(res.status === 400 || res.status === 403, `untrusted X-Forwarded-Uri is not judged (${res.status})`);
-    },
-  );
+  t.test('forward-auth judges X-Forwarded-Uri only from a trusted proxy', async (t) => {
+    // this gateway trusts no proxy: a client that names an allowed URI must not get a 200 for it
+    // (a trusted-list gateway and an untrusted peer: test/integration/forward-auth*.test.ts)
+    for (const path of ['/.portcullis/auth', '/.portcullis/forward-auth']) {
+      const res = await get(path, [`Cookie: ${alice}`, 'X-Forwarded-Method: GET', `X-Forwarded-Host: ${host}`, 'X-Forwarded-Uri: /ok', 'X-Forwarded-Proto: http']);
+      t.equal(res.status, 403, `${path}: untrusted X-Forwarded-Uri is not judged`);
+      t.equal(json(res.body)?.error, 'GW_UNTRUSTED_PROXY');
+      t.notOk(res.headers.get('x-portcullis-user'), 'no identity handed out');
+      const named = await get(path, [`Cookie: ${alice}`, `X-Original-URL: http://${host}/ok`, 'X-Original-Method: GET']);
+      t.equal(named.status, 403, `${path}: nor an untrusted X-Original-URL`);
+    }
+  });
 });
 
 t.test(
