@@ -69,6 +69,18 @@ if (missing) {
     });
     t.equal(payload.sub, 'alice', 'the assertion verifies with the JWKS and names alice');
     t.notMatch(seen.headers.cookie ?? '', /_portcullis/, 'the app never sees the gateway cookie');
+    const session = `_portcullis=${browser.cookie('_portcullis')}`;
+    for (const [cookie, kept] of [
+      [`theme=dark; ${session}; lang=en`, ['theme=dark', 'lang=en']],
+      [`${session}; my_portcullis=1`, ['my_portcullis=1']],
+      [`a=1; ${session}`, ['a=1']],
+    ] as const) {
+      const res = await requestFrom(`${origin}/cookies`, { cookie });
+      t.equal(res.status, 200);
+      const got = json(res.body).headers.cookie ?? '';
+      t.notMatch(got, /(^|[;\s])_portcullis=/, `gateway cookie dropped from "${cookie.replace(session, '_portcullis=…')}"`);
+      for (const name of kept) t.match(got, name, `${name} kept`);
+    }
 
     const again = await browser.get(`${origin}/other`);
     t.equal(again.status, 200, 'the session serves the next request without a sign-in');
