@@ -150,7 +150,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       return auth.startLogin(req, res, ctx, returnTo);
     },
   });
-  const portal = createPortal({ auth, store, resolveSession, sessionCookies, metrics, publicOrigin });
+  const portal = createPortal({ auth, store, resolveSession, sessionCookies, metrics, publicOrigin, runtime, clock });
 
   let everReady = false;
   const isReady = () => {
