@@ -80,6 +80,6 @@ export function renderUserPage(input: {
 <h2>Your applications</h2>${appsHtml(input.apps)}
 <h2>Your devices</h2>
 <table><thead><tr><th>Device</th><th>IP address</th><th>Signed in</th><th>Last seen</th><th></th></tr></thead><tbody>${rows}</tbody></table>
-<div class="actions"><form class="inline" method="post" action="/.portcullis/logout"><button type="submit">Sign out</button></form>${endOthers}<form class="inline" method="post" action="/.portcullis/sessions/end-all"><button class="danger" type="submit">Sign out everywhere</button></form></div>`;
+<div class="actions"><form class="inline" method="post" action="/.portcullis/logout"><button type="submit">Sign out of this device</button></form>${endOthers}<form class="inline" method="post" action="/.portcullis/sessions/end-all"><button class="danger" type="submit">Sign out everywhere</button></form></div>`;
   return renderPage({ title: 'Your account', bodyHtml: body, requestId: input.requestId, wide: true });
 }
