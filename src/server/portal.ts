@@ -87,15 +87,28 @@ export function createPortal(deps: {
     sendJson(res, ctx, { sessions: await mySessions(session), apps: appsFor(deps.runtime(), session) });
   }
 
+  /** Ends a session of mine as the user's own act; a store failure is a 503, never a 500. */
+  async function endAsUser(handle: string): Promise<boolean> {
+    try {
+      return (await store.remove(handle, 'user')) !== undefined;
+    } catch (error) {
+      if (error instanceof GatewayError) throw error;
+      throw new GatewayError('STORE_UNAVAILABLE', undefined, { cause: error });
+    }
+  }
+
+  async function endOtherSessions(me: ResolvedSession): Promise<void> {
+    let ended = 0;
+    for (const other of await store.listBySub(me.session.user.sub)) {
+      if (other.handle !== me.handle && (await endAsUser(other.handle))) ended++;
+    }
+    if (ended) deps.metrics.logouts.inc({ kind: 'user' }, ended);
+  }
+
   /** POST /.portcullis/sessions/end-others: every session of mine but this one. */
   async function endOthers(req: IncomingMessage, res: ServerResponse, ctx: RequestContext) {
     checkSameOrigin(req, ctx);
-    const me = await requireSession(req);
-    let ended = 0;
-    for (const other of await store.listBySub(me.session.user.sub)) {
-      if (other.handle !== me.handle && (await store.remove(other.handle, 'user'))) ended++;
-    }
-    if (ended) deps.metrics.logouts.inc({ kind: 'user' }, ended);
+    await endOtherSessions(await requireSession(req));
     sendRedirect(res, ctx, '/.portcullis/', { status: 303 });
   }
 
@@ -106,13 +119,7 @@ export function createPortal(deps: {
   async function endAll(req: IncomingMessage, res: ServerResponse, ctx: RequestContext) {
     checkSameOrigin(req, ctx);
     const resolved = await deps.resolveSession(req);
-    if (resolved.session) {
-      let ended = 0;
-      for (const other of await store.listBySub(resolved.session.user.sub)) {
-        if (other.handle !== resolved.handle && (await store.remove(other.handle, 'user'))) ended++;
-      }
-      if (ended) deps.metrics.logouts.inc({ kind: 'user' }, ended);
-    }
+    if (resolved.session) await endOtherSessions(resolved);
     return auth.logout(req, res, ctx);
   }
 
@@ -122,8 +129,7 @@ export function createPortal(deps: {
     const me = await requireSession(req);
     const target = (await store.listBySub(me.session.user.sub)).find((s) => s.handle === handle);
     if (!target) throw new GatewayError('NOT_FOUND', 'No such session.');
-    await store.remove(handle, 'user');
-    deps.metrics.logouts.inc({ kind: 'user' });
+    if (await endAsUser(handle)) deps.metrics.logouts.inc({ kind: 'user' });
     const setCookies = handle === me.handle ? [deps.sessionCookies.clear()] : [];
     if (fromForm) return sendRedirect(res, ctx, handle === me.handle ? '/.portcullis/signed-out' : '/.portcullis/', { status: 303, setCookies });
     res.statusCode = 204;
