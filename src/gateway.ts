@@ -152,7 +152,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     },
   });
   const forwardAuth = createForwardAuth({ pipeline, loginUrl: `${publicOrigin}/.portcullis/login` });
-  const portal = createPortal({ auth, store, resolveSession, sessionCookies, metrics, publicOrigin, forwardAuth });
+  const portal = createPortal({ auth, store, resolveSession, sessionCookies, metrics, publicOrigin, runtime, clock, forwardAuth });
 
   let everReady = false;
   const isReady = () => {

@@ -4,15 +4,27 @@ import type { RequestContext } from './context.js';
 import { wantsHtml } from './context.js';
 import { escapeHtml, renderPage } from './pages.js';
 
+/** The gateway's pages: no scripts at all, inline styles only, framed by `frameAncestors`. */
+function pageCsp(frameAncestors: string): string {
+  return `default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self' http: https:; frame-ancestors ${frameAncestors}; base-uri 'none'`;
+}
+
+/**
+ * For the one page another site may frame (Front-Channel Logout: the IdP's iframe): CSP
+ * frame-ancestors names that origin, and X-Frame-Options goes, since it can only say DENY or
+ * SAMEORIGIN here and would contradict the CSP in browsers that still read it.
+ */
+export function allowFramingBy(res: ServerResponse, origin: string): void {
+  res.setHeader('Content-Security-Policy', pageCsp(origin));
+  res.removeHeader('X-Frame-Options');
+}
+
 /** Headers on every response the gateway itself makes (never on proxied upstream responses). */
 export function securityHeaders(res: ServerResponse, options: { hsts: boolean; noStore: boolean }): void {
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('X-Frame-Options', 'DENY');
   res.setHeader('Referrer-Policy', 'no-referrer');
-  res.setHeader(
-    'Content-Security-Policy',
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'",
-  );
+  res.setHeader('Content-Security-Policy', pageCsp("'none'"));
   if (options.noStore) res.setHeader('Cache-Control', 'no-store');
   if (options.hsts) res.setHeader('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
 }

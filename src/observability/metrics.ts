@@ -38,7 +38,7 @@ export const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05
 /** Label values known up front, exported as 0 so rate() and alerts work before the first event. */
 const KNOWN = {
   loginResults: ['success', 'failure'],
-  logoutKinds: ['user', 'backchannel'],
+  logoutKinds: ['user', 'backchannel', 'frontchannel'],
   refreshResults: ['ok', 'refused', 'transient', 'error'],
 } as const;
 
@@ -79,7 +79,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     }),
     logouts: new Counter({
       name: 'portcullis_logouts_total',
-      help: 'Sessions ended, by kind (user, backchannel, revoked, operator, expired)',
+      help: 'Sessions ended, by kind (user, backchannel, frontchannel, revoked, operator, expired)',
       labelNames: ['kind'] as const,
       registers,
     }),

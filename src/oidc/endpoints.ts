@@ -8,6 +8,7 @@ import type { RouteTable } from '../routes/index.js';
 import type { SessionCookies } from '../session/session-cookies.js';
 import type { SessionStore } from '../session/store.js';
 import { createBackchannelLogout } from './backchannel.js';
+import { createFrontchannelLogout } from './frontchannel.js';
 import { createLoginFlow } from './login-flow.js';
 import { createLogout } from './logout.js';
 import { createTransactionCookies, type TransactionCookies } from './transaction.js';
@@ -48,6 +49,8 @@ export interface AuthEndpoints {
   signedOut: AuthHandler;
   /** POST /.portcullis/backchannel-logout */
   backchannelLogout: AuthHandler;
+  /** GET /.portcullis/frontchannel-logout?iss=&sid= */
+  frontchannelLogout: AuthHandler;
 }
 
 /**
@@ -85,5 +88,6 @@ export function createAuthEndpoints(deps: AuthEndpointsDeps): AuthEndpoints {
     logout: logout.logout,
     signedOut: logout.signedOut,
     backchannelLogout: createBackchannelLogout(context),
+    frontchannelLogout: createFrontchannelLogout(context),
   };
 }

@@ -116,6 +116,7 @@ export function createLoginFlow(ctx0: AuthContext) {
         now,
         lifetimeMs: config.session.lifetime,
         userAgent: req.headers['user-agent'],
+        ip: ctx.clientIp,
       });
       const previous = sessionCookies.read(req);
       if (previous) {

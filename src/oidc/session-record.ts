@@ -3,6 +3,8 @@ import type { LoginResult } from './types.js';
 
 /** The user-agent shown on the user's sessions page; bounded, printable. */
 const MAX_USER_AGENT = 256;
+/** IPv6 with a zone id fits easily */
+const MAX_IP = 64;
 
 /**
  * Group membership from the configured claim: a JSON array of strings (the common case), or a
@@ -50,9 +52,13 @@ export function sessionRecordFrom(input: {
   now: number;
   lifetimeMs: number;
   userAgent: string | undefined;
+  /** the client's address as the request context computed it (trusted proxies only) */
+  ip?: string;
 }): SessionRecord {
   const { result, now } = input;
   const userAgent = input.userAgent?.replace(/[^\x20-\x7e]/g, '').slice(0, MAX_USER_AGENT);
+  // an address is short; a forwarded header is not checked for shape, so bound it here too
+  const ip = input.ip?.replace(/[^0-9A-Za-z.:%_-]/g, '').slice(0, MAX_IP);
   return {
     handle: input.handle,
     user: userFrom(result, input.groupsClaim),
@@ -64,6 +70,7 @@ export function sessionRecordFrom(input: {
     refreshable: Boolean(result.tokens.refreshToken),
     version: 1,
     ...(userAgent ? { userAgent } : {}),
+    ...(ip ? { ip } : {}),
     tokens: result.tokens,
   };
 }

@@ -2,17 +2,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, signInRequired } from '../errors.js';
 import type { AuthEndpoints, AuthHandler } from '../oidc/endpoints.js';
 import type { RequestContext } from '../http/context.js';
-import { escapeHtml, renderPage } from '../http/pages.js';
 import { sendHtml, sendJson, sendRedirect } from '../http/respond.js';
 import { isSameOrigin } from '../http/same-origin.js';
+import type { Clock } from '../lib/clock.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Runtime } from '../proxy/runtime.js';
 import type { SessionResolver, ResolvedSession } from '../session/resolver.js';
 import type { SessionCookies } from '../session/session-cookies.js';
 import type { SessionStore } from '../session/store.js';
 import type { Session } from '../session/types.js';
+import { deviceName } from './device-name.js';
+import { appsFor } from './user-apps.js';
+import { renderUserPage, sessionView } from './user-page.js';
 
 type Handler = AuthHandler;
-type AuthHandlers = Pick<AuthEndpoints, 'login' | 'callback' | 'logout' | 'signedOut' | 'backchannelLogout'>;
+type AuthHandlers = Pick<AuthEndpoints, 'login' | 'callback' | 'logout' | 'signedOut' | 'backchannelLogout' | 'frontchannelLogout'>;
 
 export const PORTAL_PREFIX = '/.portcullis/';
 
@@ -27,10 +31,23 @@ export function createPortal(deps: {
   sessionCookies: SessionCookies;
   metrics: Metrics;
   publicOrigin: string;
+  /** the runtime in force now (routes and policies, swapped by a reload): the user's apps */
+  runtime: () => Runtime;
+  clock: Clock;
   /** /.portcullis/auth and /.portcullis/forward-auth (server/forward-auth.ts) */
   forwardAuth?: { auth: Handler; forwardAuth: Handler };
 }) {
   const { auth, store } = deps;
+  // user agents repeat across sessions and page views: parse each one once
+  const devices = new Map<string, string | undefined>();
+  function deviceOf(userAgent: string | undefined): string | undefined {
+    if (!userAgent) return undefined;
+    if (!devices.has(userAgent)) {
+      if (devices.size >= 1000) devices.clear();
+      devices.set(userAgent, deviceName(userAgent));
+    }
+    return devices.get(userAgent);
+  }
 
   async function requireSession(req: IncomingMessage): Promise<ResolvedSession> {
     const resolved = await deps.resolveSession(req);
@@ -41,14 +58,19 @@ export function createPortal(deps: {
   }
 
   function describe(session: Session, current: string) {
-    return {
-      id: session.handle,
-      current: session.handle === current,
-      created_at: new Date(session.createdAt).toISOString(),
-      last_seen_at: new Date(session.lastSeenAt).toISOString(),
-      expires_at: new Date(session.expiresAt).toISOString(),
-      user_agent: session.userAgent ?? null,
-    };
+    return sessionView(session, current, deviceOf(session.userAgent));
+  }
+
+  /** Mine, this one first, then the most recently seen. */
+  async function mySessions(me: Session) {
+    const sessions = await store.listBySub(me.user.sub);
+    return sessions
+      .map((s) => describe(s, me.handle))
+      .sort((a, b) => Number(b.current) - Number(a.current) || b.last_seen_at.localeCompare(a.last_seen_at));
+  }
+
+  function checkSameOrigin(req: IncomingMessage, ctx: RequestContext): void {
+    if (!isSameOrigin(req, [deps.publicOrigin, `${ctx.scheme}://${ctx.host}`])) throw new GatewayError('CROSS_SITE');
   }
 
   async function userinfo(req: IncomingMessage, res: ServerResponse, ctx: RequestContext) {
@@ -64,18 +86,52 @@ export function createPortal(deps: {
 
   async function listSessions(req: IncomingMessage, res: ServerResponse, ctx: RequestContext) {
     const { session } = await requireSession(req);
-    const sessions = await store.listBySub(session.user.sub);
-    sendJson(res, ctx, { sessions: sessions.map((s) => describe(s, session.handle)) });
+    sendJson(res, ctx, { sessions: await mySessions(session), apps: appsFor(deps.runtime(), session) });
+  }
+
+  /** Ends a session of mine as the user's own act; a store failure is a 503, never a 500. */
+  async function endAsUser(handle: string): Promise<boolean> {
+    try {
+      return (await store.remove(handle, 'user')) !== undefined;
+    } catch (error) {
+      if (error instanceof GatewayError) throw error;
+      throw new GatewayError('STORE_UNAVAILABLE', undefined, { cause: error });
+    }
+  }
+
+  async function endOtherSessions(me: ResolvedSession): Promise<void> {
+    let ended = 0;
+    for (const other of await store.listBySub(me.session.user.sub)) {
+      if (other.handle !== me.handle && (await endAsUser(other.handle))) ended++;
+    }
+    if (ended) deps.metrics.logouts.inc({ kind: 'user' }, ended);
+  }
+
+  /** POST /.portcullis/sessions/end-others: every session of mine but this one. */
+  async function endOthers(req: IncomingMessage, res: ServerResponse, ctx: RequestContext) {
+    checkSameOrigin(req, ctx);
+    await endOtherSessions(await requireSession(req));
+    sendRedirect(res, ctx, '/.portcullis/', { status: 303 });
+  }
+
+  /**
+   * POST /.portcullis/sessions/end-all: every other session, then this one exactly as the sign-out
+   * button does (cookie deleted, then the IdP's end-session endpoint, else the signed-out page).
+   */
+  async function endAll(req: IncomingMessage, res: ServerResponse, ctx: RequestContext) {
+    checkSameOrigin(req, ctx);
+    const resolved = await deps.resolveSession(req);
+    if (resolved.session) await endOtherSessions(resolved);
+    return auth.logout(req, res, ctx);
   }
 
   /** DELETE /.portcullis/sessions/{id}, or POST …/{id}/end from the user page's form. */
   async function endSession(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, handle: string, fromForm: boolean) {
-    if (!isSameOrigin(req, [deps.publicOrigin, `${ctx.scheme}://${ctx.host}`])) throw new GatewayError('CROSS_SITE');
+    checkSameOrigin(req, ctx);
     const me = await requireSession(req);
     const target = (await store.listBySub(me.session.user.sub)).find((s) => s.handle === handle);
     if (!target) throw new GatewayError('NOT_FOUND', 'No such session.');
-    await store.remove(handle, 'user');
-    deps.metrics.logouts.inc({ kind: 'user' });
+    if (await endAsUser(handle)) deps.metrics.logouts.inc({ kind: 'user' });
     const setCookies = handle === me.handle ? [deps.sessionCookies.clear()] : [];
     if (fromForm) return sendRedirect(res, ctx, handle === me.handle ? '/.portcullis/signed-out' : '/.portcullis/', { status: 303, setCookies });
     res.statusCode = 204;
@@ -88,19 +144,14 @@ export function createPortal(deps: {
     const resolved = await deps.resolveSession(req);
     if (!resolved.session) return sendRedirect(res, ctx, '/.portcullis/login');
     const { session } = resolved;
-    const sessions = await store.listBySub(session.user.sub);
-    const rows = sessions
-      .map((s) => {
-        const d = describe(s, session.handle);
-        return `<tr><td>${escapeHtml(d.user_agent ?? 'unknown')}${d.current ? ' <b>(this one)</b>' : ''}</td><td>${escapeHtml(d.last_seen_at)}</td>
-<td><form method="post" action="/.portcullis/sessions/${encodeURIComponent(s.handle)}/end"><button type="submit">End</button></form></td></tr>`;
-      })
-      .join('');
-    const body = `<p>Signed in as <b>${escapeHtml(session.user.email ?? session.user.sub)}</b> (<code>${escapeHtml(session.user.sub)}</code>).</p>
-<p>Groups: ${escapeHtml(session.user.groups.join(', ') || 'none')}</p>
-<h2>Your sessions</h2><table><tr><th>Client</th><th>Last seen</th><th></th></tr>${rows}</table>
-<p><form method="post" action="/.portcullis/logout"><button type="submit">Sign out</button></form></p>`;
-    sendHtml(res, ctx, renderPage({ title: 'Portcullis', bodyHtml: body, requestId: ctx.id }));
+    const html = renderUserPage({
+      session,
+      views: await mySessions(session),
+      apps: appsFor(deps.runtime(), session),
+      now: deps.clock.now(),
+      requestId: ctx.id,
+    });
+    sendHtml(res, ctx, html);
   }
 
   const exact: Record<string, Partial<Record<string, Handler>>> = {
@@ -110,8 +161,11 @@ export function createPortal(deps: {
     '/.portcullis/logout': { GET: auth.logout, POST: auth.logout },
     '/.portcullis/signed-out': { GET: auth.signedOut },
     '/.portcullis/backchannel-logout': { POST: auth.backchannelLogout },
+    '/.portcullis/frontchannel-logout': { GET: auth.frontchannelLogout },
     '/.portcullis/userinfo': { GET: userinfo },
     '/.portcullis/sessions': { GET: listSessions },
+    '/.portcullis/sessions/end-others': { POST: endOthers },
+    '/.portcullis/sessions/end-all': { POST: endAll },
   };
   if (deps.forwardAuth) {
     const { auth: check, forwardAuth } = deps.forwardAuth;

@@ -82,7 +82,7 @@ function isBody(value: unknown): value is Body {
   );
 }
 
-const REASONS: ReadonlySet<string> = new Set<TombstoneReason>(['logout', 'backchannel', 'revoked', 'expired', 'operator', 'user', 'replaced']);
+const REASONS: ReadonlySet<string> = new Set<TombstoneReason>(['logout', 'backchannel', 'revoked', 'expired', 'operator', 'user', 'replaced', 'frontchannel']);
 
 export function encodeTombstone(tombstone: Tombstone): string {
   return JSON.stringify(tombstone);

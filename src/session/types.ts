@@ -31,6 +31,8 @@ export interface Session {
   version: number;
   /** client info shown on the user's sessions page */
   userAgent?: string;
+  /** the client's address at sign-in (first X-Forwarded-For hop when trusted), for the same page */
+  ip?: string;
 }
 
 export interface SessionTokens {
@@ -45,7 +47,7 @@ export interface SessionRecord extends Session {
   tokens: SessionTokens;
 }
 
-export type TombstoneReason = 'logout' | 'backchannel' | 'revoked' | 'expired' | 'operator' | 'user' | 'replaced';
+export type TombstoneReason = 'logout' | 'backchannel' | 'revoked' | 'expired' | 'operator' | 'user' | 'replaced' | 'frontchannel';
 
 /** What a deletion leaves behind: who was logged out and why. */
 export interface Tombstone {

@@ -203,7 +203,40 @@ t.test(
   },
 );
 
-t.test('the signed-in session survived every forged logout token', async (t) => {
+t.test('front-channel logout parameters', async (t) => {
+  const oneCase = fc.record({
+    iss: fc.option(fc.oneof(fc.constant('ISSUER'), text), { nil: undefined }),
+    sid: fc.option(text, { nil: undefined }),
+    extra: fc.array(fc.tuple(fc.constantFrom('iss', 'sid', 'x'), text), { maxLength: 3 }),
+    rawQuery: fc.boolean(),
+  });
+  const property = fc.asyncProperty(fc.array(oneCase, { minLength: 1, maxLength: BATCH }), async (cases) => {
+    sent.add(cases.length);
+    const results = await Promise.all(
+      cases.map(async (c) => {
+        const pairs: Array<[string, string]> = [];
+        if (c.iss !== undefined) pairs.push(['iss', c.iss === 'ISSUER' ? stack.issuer : c.iss]);
+        if (c.sid !== undefined) pairs.push(['sid', c.sid]);
+        pairs.push(...c.extra);
+        // raw: the values as they are (broken percent-encoding kept; whitespace, controls and non-ASCII dropped to stay one request line)
+        const query = c.rawQuery
+          ? pairs.map(([k, v]) => `${k}=${v.replace(/[\s\u0000-\u001f\u007f-\uffff#]/g, '')}`).join('&')
+          : new URLSearchParams(pairs).toString();
+        // no session cookie: a request without iss and sid would (rightly) end the fuzzer's session
+        const res = await rawRequest(port, getRequest(`/.portcullis/frontchannel-logout?${query}`, host, ['Accept: text/html']), 10_000);
+        return { query, res };
+      }),
+    );
+    for (const { query, res } of results) {
+      if (res.status >= 500) throw new Error(`status ${res.status} for ?${query.slice(0, 200)} → ${res.body.slice(0, 200)}`);
+      if (res.status !== 200 && res.status !== 400) throw new Error(`status ${res.status} for ?${query.slice(0, 200)}`);
+      if (res.headers.get('cache-control')?.[0] !== 'no-store') throw new Error('a front-channel answer without Cache-Control: no-store');
+    }
+  });
+  await checkProperty(t, 'front-channel queries, batches of up to 8', property, { seed: seed + 2, numRuns: runs(100) });
+});
+
+t.test('the signed-in session survived every forged logout token and front-channel request', async (t) => {
   const res = await rawRequest(port, getRequest('/after', host, ['Accept: application/json', `Cookie: ${cookie}`]));
   t.equal(res.status, 200);
   t.equal(json(res.body)?.headers?.['x-portcullis-user'], 'fuzzer');

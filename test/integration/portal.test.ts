@@ -67,3 +67,70 @@ t.test('the portal page shows who I am and my sessions, with sign out', async (t
   const unknown = await browser.get(`${stack.url}/.portcullis/nope`);
   t.equal(unknown.status, 404);
 });
+
+t.test('GET /.portcullis/sessions: devices, addresses, times and apps, and never a token or the cookie', async (t) => {
+  const laptop = stack.browser();
+  laptop.userAgent = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36';
+  await laptop.login(`${stack.url}/`, 'dave');
+  const phone = stack.browser();
+  phone.userAgent = `junk-agent ${'x'.repeat(2000)}`;
+  await phone.login(`${stack.url}/`, 'dave');
+
+  const res = await laptop.get(`${stack.url}/.portcullis/sessions`, { headers: { accept: 'application/json' } });
+  t.equal(res.status, 200);
+  t.equal(res.headers.get('cache-control'), 'no-store');
+  const body = JSON.parse(res.body) as {
+    sessions: Array<Record<string, unknown>>;
+    apps: Array<{ name: string; url?: string; public: boolean }>;
+  };
+  t.equal(body.sessions.length, 2);
+  const [first, second] = body.sessions;
+  t.match(first, { current: true, device: 'Chrome 130 on macOS', ip: '127.0.0.1', created_at: String, last_seen_at: String, expires_at: String });
+  t.ok(Date.parse(first!.created_at as string));
+  t.match(second, { current: false, device: null, ip: '127.0.0.1' }, 'an unreadable user agent has no device name');
+  t.equal((second!.user_agent as string).length, 256, 'the stored user agent is bounded');
+  t.same(Object.keys(first!).sort(), ['created_at', 'current', 'device', 'expires_at', 'id', 'ip', 'last_seen_at', 'user_agent'], 'exactly these fields');
+  t.same(body.apps, [{ name: stack.url, url: `${stack.url}/`, public: false }], 'the app dave may open');
+
+  // the id is the public handle: not the cookie value, nor anything a cookie is made from
+  const cookie = laptop.cookie('_portcullis')!;
+  for (const session of body.sessions) t.notOk(cookie.includes(session.id as string), 'the id is not part of the cookie');
+  t.notOk(res.body.includes(cookie), 'the cookie value is not in the answer');
+  t.notMatch(res.body, /token|secret|eyJ/i, 'nothing token-like');
+  const page = await laptop.get(`${stack.url}/.portcullis/`);
+  t.notOk(page.body.includes(cookie), 'nor on the page');
+  t.notMatch(page.body, /eyJ|access_token|refresh_token|id_token/);
+});
+
+t.test('sign out of all other devices and everywhere, as forms post them', async (t) => {
+  const mine = stack.browser();
+  await mine.login(`${stack.url}/`, 'erin');
+  const other = stack.browser();
+  await other.login(`${stack.url}/`, 'erin');
+  const third = stack.browser();
+  await third.login(`${stack.url}/`, 'erin');
+
+  const crossSite = await mine.request(`${stack.url}/.portcullis/sessions/end-others`, { method: 'POST', initiator: 'https://evil.example/' });
+  t.equal(crossSite.status, 403, 'cross-site: refused');
+  t.equal((await other.get(`${stack.url}/`)).status, 200);
+
+  const page = await mine.get(`${stack.url}/.portcullis/`);
+  const ended = await mine.submit(page, {}, '/end-others');
+  t.equal(ended.status, 303);
+  t.equal(ended.location, `${stack.url}/.portcullis/`);
+  t.equal((await other.get(`${stack.url}/`, { headers: { accept: 'application/json' } })).status, 401);
+  t.equal((await third.get(`${stack.url}/`, { headers: { accept: 'application/json' } })).status, 401);
+  t.equal((await mine.get(`${stack.url}/`)).status, 200, 'this one lives on');
+
+  const fourth = stack.browser();
+  await fourth.login(`${stack.url}/`, 'erin');
+  const everywhere = await mine.submit(await mine.get(`${stack.url}/.portcullis/`), {}, '/end-all');
+  t.equal(everywhere.status, 303);
+  t.match(everywhere.location, new RegExp(`^${stack.issuer}/`), 'then to the IdP to sign out there too');
+  t.ok(everywhere.setCookies.some((c) => c.startsWith('_portcullis=;')), 'this cookie is deleted');
+  t.equal((await fourth.get(`${stack.url}/`, { headers: { accept: 'application/json' } })).status, 401);
+  t.equal((await mine.get(`${stack.url}/`, { headers: { accept: 'application/json' } })).status, 401);
+
+  const anonymous = await stack.browser().request(`${stack.url}/.portcullis/sessions/end-others`, { method: 'POST', initiator: `${stack.url}/` });
+  t.equal(anonymous.status, 401, 'no session: sign-in required, nothing ended');
+});
