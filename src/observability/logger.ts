@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { pino, type Logger, type DestinationStream } from 'pino';
 import pretty from 'pino-pretty';
 
@@ -22,12 +23,13 @@ const REDACT = [
 ];
 
 /**
- * `stdout: 'async'` writes to fd 1 without a syscall per line: lines queue while a write is in
- * flight and go out together (pino flushes the rest at exit). The default is pino's synchronous
- * stdout; `destination` overrides both.
+ * `stdout: 'async'` writes to fd 1 without blocking and without a write per line: the lines of
+ * one event-loop turn go out as one write (see batchPerTurn), and lines queue while a write is in
+ * flight (pino flushes the rest at exit). The default is pino's synchronous stdout;
+ * `destination` overrides both.
  */
 export function createLogger(options: { level: string; name?: string; destination?: DestinationStream; stdout?: 'sync' | 'async' }): Logger {
-  const destination = options.destination ?? (options.stdout === 'async' ? pino.destination({ dest: 1, sync: false }) : undefined);
+  const destination = options.destination ?? (options.stdout === 'async' ? batchPerTurn(pino.destination({ dest: 1, sync: false })) : undefined);
   return pino(
     {
       level: options.level,
@@ -38,6 +40,48 @@ export function createLogger(options: { level: string; name?: string; destinatio
     },
     destination,
   );
+}
+
+/**
+ * Lines written during one event-loop turn reach `sink` as one write, at the end of the turn.
+ * Under load a turn serves many requests, and a write per access line (a thread-pool round trip
+ * for an async stdout) was the largest cost of the request path after the sockets themselves;
+ * at low traffic a line still goes out at once. Lines still pending at exit are written
+ * synchronously (after the sink's own exit flush, which was registered first).
+ */
+type Flushable = DestinationStream & { flush?(cb?: (error?: Error) => void): void };
+
+function batchPerTurn(sink: Flushable): Flushable {
+  let pending = '';
+  let scheduled = false;
+  const drain = (): void => {
+    scheduled = false;
+    if (pending === '') return;
+    const lines = pending;
+    pending = '';
+    sink.write(lines);
+  };
+  process.once('exit', () => {
+    if (pending === '') return;
+    try {
+      writeSync(1, pending);
+    } catch {
+      // stdout is gone: nothing left to tell
+    }
+  });
+  return {
+    write(line: string): void {
+      pending += line;
+      if (scheduled) return;
+      scheduled = true;
+      setImmediate(drain);
+    },
+    flush(cb?: (error?: Error) => void): void {
+      drain();
+      if (sink.flush) sink.flush(cb);
+      else cb?.();
+    },
+  };
 }
 
 /**
