@@ -1,4 +1,3 @@
-import { writeSync } from 'node:fs';
 import { pino, type Logger, type DestinationStream } from 'pino';
 import pretty from 'pino-pretty';
 
@@ -23,13 +22,12 @@ const REDACT = [
 ];
 
 /**
- * `stdout: 'async'` writes to fd 1 without blocking and without a write per line: the lines of
- * one event-loop turn go out as one write (see batchPerTurn), and lines queue while a write is in
- * flight (pino flushes the rest at exit). The default is pino's synchronous stdout;
- * `destination` overrides both.
+ * `stdout: 'batched'` writes to fd 1 once per event-loop turn, not once per line (see
+ * batchPerTurn). The default is pino's synchronous stdout, a write per line; `destination`
+ * overrides both.
  */
-export function createLogger(options: { level: string; name?: string; destination?: DestinationStream; stdout?: 'sync' | 'async' }): Logger {
-  const destination = options.destination ?? (options.stdout === 'async' ? batchPerTurn(pino.destination({ dest: 1, sync: false })) : undefined);
+export function createLogger(options: { level: string; name?: string; destination?: DestinationStream; stdout?: 'sync' | 'batched' }): Logger {
+  const destination = options.destination ?? (options.stdout === 'batched' ? batchPerTurn(pino.destination({ dest: 1, sync: true })) : undefined);
   return pino(
     {
       level: options.level,
@@ -42,15 +40,15 @@ export function createLogger(options: { level: string; name?: string; destinatio
   );
 }
 
-/**
- * Lines written during one event-loop turn reach `sink` as one write, at the end of the turn.
- * Under load a turn serves many requests, and a write per access line (a thread-pool round trip
- * for an async stdout) was the largest cost of the request path after the sockets themselves;
- * at low traffic a line still goes out at once. Lines still pending at exit are written
- * synchronously (after the sink's own exit flush, which was registered first).
- */
 type Flushable = DestinationStream & { flush?(cb?: (error?: Error) => void): void };
 
+/**
+ * Lines written during one event-loop turn reach `sink` as one write, at the end of the turn.
+ * Under load a turn serves many requests, and a write per access line (worse: a thread-pool round
+ * trip per line with an async stdout) was the largest cost of the request path after the sockets;
+ * at low traffic a line still goes out at once. The write is synchronous like pino's default, so
+ * no line waits in memory for a slow reader of stdout; lines pending at exit are written then.
+ */
 function batchPerTurn(sink: Flushable): Flushable {
   let pending = '';
   let scheduled = false;
@@ -64,7 +62,7 @@ function batchPerTurn(sink: Flushable): Flushable {
   process.once('exit', () => {
     if (pending === '') return;
     try {
-      writeSync(1, pending);
+      drain();
     } catch {
       // stdout is gone: nothing left to tell
     }
