@@ -53,7 +53,7 @@ function createProcessLogger(level: LogLevel, settings: LogSettings): Logger {
     level,
     ...(settings.pretty
       ? { destination: prettyDestination({ colorize: process.stdout.isTTY === true, destination: process.stdout }) }
-      : { stdout: 'async' as const }),
+      : { stdout: 'batched' as const }),
   });
 }
 
