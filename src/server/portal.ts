@@ -12,7 +12,7 @@ import type { SessionStore } from '../session/store.js';
 import type { Session } from '../session/types.js';
 
 type Handler = AuthHandler;
-type AuthHandlers = Pick<AuthEndpoints, 'login' | 'callback' | 'logout' | 'signedOut' | 'backchannelLogout'>;
+type AuthHandlers = Pick<AuthEndpoints, 'login' | 'callback' | 'logout' | 'signedOut' | 'backchannelLogout' | 'handoff' | 'handoffComplete' | 'handoffCheck'>;
 
 export const PORTAL_PREFIX = '/.portcullis/';
 
@@ -74,7 +74,7 @@ export function createPortal(deps: {
     if (!target) throw new GatewayError('NOT_FOUND', 'No such session.');
     await store.remove(handle, 'user');
     deps.metrics.logouts.inc({ kind: 'user' });
-    const setCookies = handle === me.handle ? [deps.sessionCookies.clear()] : [];
+    const setCookies = handle === me.handle ? [deps.sessionCookies.clear(ctx.host)] : [];
     if (fromForm) return sendRedirect(res, ctx, handle === me.handle ? '/.portcullis/signed-out' : '/.portcullis/', { status: 303, setCookies });
     res.statusCode = 204;
     res.setHeader('X-Request-Id', ctx.id);
@@ -108,6 +108,9 @@ export function createPortal(deps: {
     '/.portcullis/logout': { GET: auth.logout, POST: auth.logout },
     '/.portcullis/signed-out': { GET: auth.signedOut },
     '/.portcullis/backchannel-logout': { POST: auth.backchannelLogout },
+    '/.portcullis/handoff': { GET: auth.handoff },
+    '/.portcullis/handoff/complete': { GET: auth.handoffComplete },
+    '/.portcullis/handoff/check': { GET: auth.handoffCheck },
     '/.portcullis/userinfo': { GET: userinfo },
     '/.portcullis/sessions': { GET: listSessions },
   };
