@@ -1,37 +1,12 @@
 import t from 'tap';
-import type { BrowserClient, BrowserResponse } from '../support/browser-client.js';
-import { startStack, type Stack, type StackReplicaContext } from '../support/stack.js';
+import type { BrowserResponse } from '../support/browser-client.js';
+import { APP2, APP3, multiDomainOptions, recordRequests } from '../support/multi-domain.js';
+import { startStack, type Stack } from '../support/stack.js';
 
 /**
  * Single sign-on across domains the session cookie cannot cover: public_url on 127.0.0.1, apps
  * on 127.0.0.2 and 127.0.0.3 (separate hosts, so separate cookies, as two domains would be).
  */
-const APP2 = '127.0.0.2';
-const APP3 = '127.0.0.3';
-
-export function multiDomainOptions() {
-  return {
-    config: ({ port }: StackReplicaContext) => ({ server: { listen: `0.0.0.0:${port}` } }),
-    routes: ({ url, upstream, port }: StackReplicaContext) => [
-      { from: `${url}/`, to: upstream.url, policy: 'everyone' },
-      { from: `http://${APP2}:${port}/`, to: upstream.url, policy: 'everyone' },
-      { from: `http://${APP3}:${port}/`, to: upstream.url, policy: 'everyone' },
-    ],
-  };
-}
-
-/** Every URL the browser requested, in order (to count IdP interactions and find tickets); POSTs also in `posts`. */
-export function recordRequests(browser: BrowserClient): string[] & { posts: string[] } {
-  const seen = Object.assign([] as string[], { posts: [] as string[] });
-  const request = browser.request.bind(browser);
-  browser.request = (url, options) => {
-    seen.push(url);
-    if ((options?.method ?? (options?.form ? 'POST' : 'GET')).toUpperCase() === 'POST') seen.posts.push(url);
-    return request(url, options);
-  };
-  return seen;
-}
-
 const lines: string[] = [];
 let stack: Stack;
 let port: number;

@@ -1,0 +1,56 @@
+import { request } from 'node:http';
+import type { BrowserClient } from './browser-client.js';
+import type { StackOptions, StackReplicaContext } from './stack.js';
+
+/**
+ * Two app "domains" on loopback: Linux routes all of 127/8 to lo, and browsers (and the test
+ * cookie jar) keep cookies per host, so 127.0.0.2 and 127.0.0.3 are as apart as two domains.
+ * Every replica serves the same routes and public_url (replica 0's port), as behind a load
+ * balancer; the gateway listens on all addresses.
+ */
+export const APP2 = '127.0.0.2';
+export const APP3 = '127.0.0.3';
+
+export function multiDomainOptions(): Pick<StackOptions, 'config' | 'routes'> {
+  return {
+    config: ({ port, ports }: StackReplicaContext) => ({
+      server: { listen: `0.0.0.0:${port}`, public_url: `http://127.0.0.1:${ports[0]}` },
+    }),
+    routes: ({ upstream, ports }: StackReplicaContext) => [
+      { from: `http://127.0.0.1:${ports[0]}/`, to: upstream.url, policy: 'everyone' },
+      { from: `http://${APP2}:${ports[0]}/`, to: upstream.url, policy: 'everyone' },
+      { from: `http://${APP3}:${ports[0]}/`, to: upstream.url, policy: 'everyone' },
+    ],
+  };
+}
+
+/** Every URL the browser requested, in order (to count IdP interactions and find tickets); POSTs also in `posts`. */
+export function recordRequests(browser: BrowserClient): string[] & { posts: string[] } {
+  const seen = Object.assign([] as string[], { posts: [] as string[] });
+  const send = browser.request.bind(browser);
+  browser.request = (url, options) => {
+    seen.push(url);
+    if ((options?.method ?? (options?.form ? 'POST' : 'GET')).toUpperCase() === 'POST') seen.posts.push(url);
+    return send(url, options);
+  };
+  return seen;
+}
+
+/**
+ * GET `url` on another replica's port with the Host header of `url` kept, as a load balancer
+ * would pass it on: the same address, answered by another replica.
+ */
+export function getVia(port: number, url: string, headers: Record<string, string> = {}): Promise<{ status: number; location?: string; setCookies: string[] }> {
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: target.hostname, port, path: `${target.pathname}${target.search}`, headers: { host: target.host, accept: 'text/html', ...headers } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, setCookies: res.headers['set-cookie'] ?? [] }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
