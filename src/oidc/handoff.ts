@@ -11,6 +11,9 @@ import type { AuthContext } from './endpoints.js';
 import { HANDOFF_CHECK_PATH, HANDOFF_PATH, handoffCompleteUrl } from './handoff-ticket.js';
 import { hasEncodedControls } from './login-flow.js';
 
+/** marks the one same-site retry of a handoff start (bounded: never a loop) */
+const SAME_SITE_HOP = 'hop';
+
 type StartLogin = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, returnTo: URL) => Promise<void>;
 
 /**
@@ -41,6 +44,14 @@ export function createHandoff(ctx0: AuthContext, startLogin: StartLogin) {
     return allowed;
   }
 
+  function strictCookieWithheld(req: IncomingMessage, ctx: RequestContext): boolean {
+    return (
+      config.cookie.same_site === 'strict' &&
+      req.headers['sec-fetch-site'] === 'cross-site' &&
+      !new URLSearchParams(ctx.search).has(SAME_SITE_HOP)
+    );
+  }
+
   /** GET {public_url}/.portcullis/handoff?rd=URL — hands the session at public_url to rd's host. */
   async function start(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     // the session cookie lives at public_url: anywhere else, go there first (a fixed origin, no open redirect)
@@ -49,6 +60,13 @@ export function createHandoff(ctx0: AuthContext, startLogin: StartLogin) {
     // the session cookie reaches that host already: nothing to hand off
     if (scope.covers(target.host)) return sendRedirect(res, ctx, target.href);
     const resolved = await ctx0.resolveSession(req);
+    if (!resolved.session && strictCookieWithheld(req, ctx)) {
+      // a Strict cookie does not ride a navigation that came from another site (the app host):
+      // a page of this site moves on by itself once, and that request carries it
+      const again = escapeHtml(`${HANDOFF_PATH}${ctx.search}&${SAME_SITE_HOP}=1`);
+      const body = `<meta http-equiv="refresh" content="0;url=${again}"><p><a href="${again}">Continue</a></p>`;
+      return sendHtml(res, ctx, renderPage({ title: 'Signing in', bodyHtml: body, requestId: ctx.id }));
+    }
     // one IdP sign-in: the callback hands the new session to `target` the same way
     if (!resolved.session) return startLogin(req, res, ctx, target);
     sendRedirect(res, ctx, await handoffCompleteUrl(tickets, resolved.id, target));

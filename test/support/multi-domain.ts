@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import type { BrowserClient } from './browser-client.js';
+import { parseForms, type BrowserClient, type BrowserResponse } from './browser-client.js';
 import type { StackOptions, StackReplicaContext } from './stack.js';
 
 /**
@@ -53,4 +53,36 @@ export function getVia(port: number, url: string, headers: Record<string, string
     req.on('error', reject);
     req.end();
   });
+}
+
+/**
+ * Walks like a browser until a page stays put: redirects, `<meta http-equiv="refresh">` pages
+ * (a navigation started by that page, which matters to SameSite=Strict) and the demo IdP's
+ * sign-in form as `username`. Throws after `maxSteps` (a loop).
+ */
+export async function walk(browser: BrowserClient, start: string, username: string, maxSteps = 30): Promise<BrowserResponse> {
+  let res = await browser.get(start);
+  for (let step = 0; step < maxSteps; step++) {
+    if (res.status >= 300 && res.status < 400 && res.location) {
+      res = await browser.get(res.location, { chain: res.chain });
+      continue;
+    }
+    const refresh = /<meta http-equiv="refresh" content="0;url=([^"]+)"/i.exec(res.body);
+    if (refresh) {
+      res = await browser.get(new URL(decodeEntities(refresh[1]!), res.url).href, { initiator: res.url });
+      continue;
+    }
+    const form = parseForms(res.body, res.url).find((f) => f.fields.prompt === 'login' || f.fields.prompt === 'consent');
+    if (!form) return res;
+    const fields = form.fields.prompt === 'login' ? { ...form.fields, login: username, password: 'any' } : form.fields;
+    res = await browser.request(form.action, { method: 'POST', form: fields, initiator: res.url });
+  }
+  throw new Error(`no page after ${maxSteps} steps from ${start}`);
+}
+
+function decodeEntities(text: string): string {
+  const named: Record<string, string> = { amp: '&', quot: '"', apos: "'", lt: '<', gt: '>' };
+  return text.replace(/&(#\d+|[a-z]+);/gi, (whole, code: string) =>
+    code.startsWith('#') ? String.fromCharCode(Number(code.slice(1))) : (named[code.toLowerCase()] ?? whole),
+  );
 }
