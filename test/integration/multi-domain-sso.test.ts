@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { BrowserResponse } from '../support/browser-client.js';
-import { APP2, APP3, multiDomainOptions, recordRequests } from '../support/multi-domain.js';
+import { APP2, APP3, getVia, multiDomainOptions, recordRequests } from '../support/multi-domain.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 /**
@@ -129,4 +129,22 @@ t.test('API clients on an app domain get 401, not a redirect', async (t) => {
   const res = await fetch(app(APP2, '/api'), { headers: { accept: 'application/json' }, redirect: 'manual' });
   t.equal(res.status, 401);
   await res.arrayBuffer();
+});
+
+t.test('a wildcard route outside the cookie\'s reach hands off per concrete host', async (t) => {
+  const browser = stack.browser();
+  await browser.login(`${stack.url}/`, 'erin');
+  const rd = `http://a.apps.test:${port}/w`;
+  const start = await browser.get(`${stack.url}/.portcullis/handoff?rd=${encodeURIComponent(rd)}`);
+  t.equal(start.status, 302);
+  const ticketUrl = new URL(start.location!);
+  t.equal(ticketUrl.origin, `http://a.apps.test:${port}`, 'the ticket is for that host');
+  const sibling = await getVia(port, `http://b.apps.test:${port}${ticketUrl.pathname}${ticketUrl.search}`);
+  t.equal(sibling.status, 400, 'not for a sibling under the same wildcard');
+  const done = await getVia(port, ticketUrl.href);
+  t.equal(done.status, 302);
+  const cookie = done.setCookies.find((c) => c.startsWith('_portcullis='))!;
+  t.notMatch(cookie, /Domain=/i, 'host-only for a.apps.test');
+  const page = await getVia(port, rd, { cookie: cookie.slice(0, cookie.indexOf(';')), accept: 'application/json' });
+  t.equal(page.status, 200);
 });

@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { isIP } from 'node:net';
 import { parseForms, type BrowserClient, type BrowserResponse } from './browser-client.js';
 import type { StackOptions, StackReplicaContext } from './stack.js';
 
@@ -20,6 +21,8 @@ export function multiDomainOptions(): Pick<StackOptions, 'config' | 'routes'> {
       { from: `http://127.0.0.1:${ports[0]}/`, to: upstream.url, policy: 'everyone' },
       { from: `http://${APP2}:${ports[0]}/`, to: upstream.url, policy: 'everyone' },
       { from: `http://${APP3}:${ports[0]}/`, to: upstream.url, policy: 'everyone' },
+      // concrete hosts under a wildcard hand off one by one (reached with a Host header: no DNS needed)
+      { from: `http://*.apps.test:${ports[0]}/`, to: upstream.url, policy: 'everyone' },
     ],
   };
 }
@@ -44,7 +47,8 @@ export function getVia(port: number, url: string, headers: Record<string, string
   const target = new URL(url);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: target.hostname, port, path: `${target.pathname}${target.search}`, headers: { host: target.host, accept: 'text/html', ...headers } },
+      // names (a wildcard route's hosts) have no DNS here: their Host header is what counts
+      { host: isIP(target.hostname) ? target.hostname : '127.0.0.1', port, path: `${target.pathname}${target.search}`, headers: { host: target.host, accept: 'text/html', ...headers } },
       (res) => {
         res.resume();
         res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, setCookies: res.headers['set-cookie'] ?? [] }));
