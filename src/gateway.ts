@@ -97,6 +97,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     domain: config.cookie.domain,
     secure: config.cookie.secure === 'auto' ? hsts : config.cookie.secure,
     sameSite: config.cookie.same_site,
+    publicHost: publicUrl.hostname,
     clock,
   });
   const store = createSessionStore(config, { clock, logger: logger.child({ part: 'store' }), metrics });
@@ -124,7 +125,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   const wellKnown = createWellKnown({ keyManager, issuer: config.server.public_url, publicOrigin });
   const resolveSession = createSessionResolver({ store, sessionCookies, clock, idleTimeoutMs: config.session.idle_timeout });
   const oidc = createOidcClient({ config, logger, clock, fetch: options.fetch, options: options.oidc });
-  const auth = createAuthEndpoints({ config, oidc, store, sessionCookies, routes: () => current.runtime.routes, logger, metrics, clock });
+  const auth = createAuthEndpoints({ config, oidc, store, sessionCookies, resolveSession, routes: () => current.runtime.routes, logger, metrics, clock });
   const scheduler = createRefreshScheduler({
     store,
     refresher: oidc,

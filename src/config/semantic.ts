@@ -162,6 +162,34 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/**
+ * Protected routes on hosts the session cookie cannot reach sign in through a one-time handoff
+ * from public_url, which puts a session credential (the ticket, then the host's cookie) on that
+ * host. Over plain http from an https public_url it would travel in clear text: refused, unless
+ * the Secure check above already refused the route.
+ */
+function checkHandoffRoutes(raw: Record<string, unknown>, publicUrl: URL, secure: boolean, domain: string, issues: ConfigIssue[]): void {
+  if (publicUrl.protocol !== 'https:' || secure) return;
+  const publicHost = publicUrl.hostname.toLowerCase();
+  const within = (name: string, parent: string) => name === parent || name.endsWith(`.${parent}`);
+  // a wildcard ".example.com" is judged by one of its concrete hosts: all share the suffix
+  const reached = (name: string) => (domain ? within(name, domain) && within(publicHost, domain) : name === publicHost);
+  const routes = Array.isArray(raw['routes']) ? (raw['routes'] as unknown[]) : [];
+  routes.forEach((route, index) => {
+    if (!isPlainObject(route) || route['public'] === true || typeof route['from'] !== 'string') return;
+    const parsed = parseRouteFrom(route['from']);
+    if (!parsed.ok || parsed.value.scheme !== 'http' || isLoopback(parsed.value.host)) return;
+    const name = parsed.value.wildcard ? `x${parsed.value.host}` : parsed.value.host;
+    if (reached(name)) return;
+    issues.push({
+      path: `routes[${index}].from`,
+      message:
+        'is http:// on a host the session cookie does not cover, so its sign-in handoff from the https server.public_url ' +
+        'would carry the session in clear text (use https for this route, or cover its host with cookie.domain)',
+    });
+  });
+}
+
 export function semanticIssues(input: SemanticInput): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   if (!isPlainObject(input.raw)) return issues;
@@ -218,6 +246,7 @@ export function semanticIssues(input: SemanticInput): ConfigIssue[] {
 
   const domain = field(raw, 'cookie', 'domain')?.replace(/^\./, '').toLowerCase();
   const host = publicUrl?.hostname.toLowerCase();
+  if (publicUrl && host !== undefined && domain !== undefined) checkHandoffRoutes(raw, publicUrl, secure === true, domain, issues);
   if (domain && host !== undefined && host !== domain && !host.endsWith(`.${domain}`)) {
     issues.push({
       path: 'cookie.domain',

@@ -5,10 +5,14 @@ import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RouteTable } from '../routes/index.js';
+import { createCookieScope, type CookieScope } from '../session/cookie-scope.js';
+import type { SessionResolver } from '../session/resolver.js';
 import type { SessionCookies } from '../session/session-cookies.js';
 import type { SessionStore } from '../session/store.js';
 import { createBackchannelLogout } from './backchannel.js';
 import { createFrontchannelLogout } from './frontchannel.js';
+import { createHandoff } from './handoff.js';
+import { createHandoffTickets, HANDOFF_PATH, type HandoffTickets } from './handoff-ticket.js';
 import { createLoginFlow } from './login-flow.js';
 import { createLogout } from './logout.js';
 import { createTransactionCookies, type TransactionCookies } from './transaction.js';
@@ -22,6 +26,7 @@ export interface AuthEndpointsDeps {
   oidc: OidcClient;
   store: SessionStore;
   sessionCookies: SessionCookies;
+  resolveSession: SessionResolver;
   /** the route table in force now (a reload swaps it): rd= must name one of its routes */
   routes: () => RouteTable;
   logger: Logger;
@@ -33,7 +38,10 @@ export interface AuthEndpointsDeps {
 export interface AuthContext extends AuthEndpointsDeps {
   publicUrl: URL;
   transactions: TransactionCookies;
-  urls: { login: string; callback: string; signedOut: string; portal: string };
+  /** which hosts the session cookie set at public_url reaches (the rest need a handoff) */
+  scope: CookieScope;
+  handoffTickets: HandoffTickets;
+  urls: { login: string; callback: string; signedOut: string; portal: string; handoff: string };
 }
 
 export interface AuthEndpoints {
@@ -51,6 +59,12 @@ export interface AuthEndpoints {
   backchannelLogout: AuthHandler;
   /** GET /.portcullis/frontchannel-logout?iss=&sid= */
   frontchannelLogout: AuthHandler;
+  /** GET /.portcullis/handoff?rd=URL (public_url): hands the session to a host its cookie cannot reach */
+  handoff: AuthHandler;
+  /** GET /.portcullis/handoff/complete?ticket=T (that host): redeems the one-time ticket */
+  handoffComplete: AuthHandler;
+  /** GET /.portcullis/handoff/check?rd=URL (that host): did the browser keep the cookie? */
+  handoffCheck: AuthHandler;
 }
 
 /**
@@ -72,7 +86,10 @@ export function createAuthEndpoints(deps: AuthEndpointsDeps): AuthEndpoints {
       loginTimeoutMs: config.idp.login_timeout,
       clock: deps.clock,
     }),
+    scope: createCookieScope({ domain: config.cookie.domain, publicHost: publicUrl.hostname }),
+    handoffTickets: createHandoffTickets({ secret: config.cookie.secret, clock: deps.clock }),
     urls: {
+      handoff: portcullisUrl(config.server.public_url, HANDOFF_PATH),
       login: portcullisUrl(config.server.public_url, '/.portcullis/login'),
       callback: portcullisUrl(config.server.public_url, '/.portcullis/callback'),
       signedOut: portcullisUrl(config.server.public_url, '/.portcullis/signed-out'),
@@ -81,6 +98,7 @@ export function createAuthEndpoints(deps: AuthEndpointsDeps): AuthEndpoints {
   };
   const loginFlow = createLoginFlow(context);
   const logout = createLogout(context);
+  const handoff = createHandoff(context, loginFlow.startLogin);
   return {
     startLogin: loginFlow.startLogin,
     login: loginFlow.login,
@@ -89,5 +107,8 @@ export function createAuthEndpoints(deps: AuthEndpointsDeps): AuthEndpoints {
     signedOut: logout.signedOut,
     backchannelLogout: createBackchannelLogout(context),
     frontchannelLogout: createFrontchannelLogout(context),
+    handoff: handoff.start,
+    handoffComplete: handoff.complete,
+    handoffCheck: handoff.check,
   };
 }

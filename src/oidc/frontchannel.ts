@@ -69,7 +69,7 @@ export function createFrontchannelLogout(ctx0: AuthContext) {
     const body = `<p>${ended.length ? 'You have been signed out of this gateway.' : 'No session of this gateway was open.'}</p>`;
     sendHtml(res, ctx, renderPage({ title: 'Signed out', bodyHtml: body, requestId: ctx.id }), {
       headers: { 'Cache-Control': 'no-store' },
-      ...(clearCookie ? { setCookies: [sessionCookies.clear()] } : {}),
+      ...(clearCookie ? { setCookies: [sessionCookies.clear(ctx.host)] } : {}),
     });
   };
 }

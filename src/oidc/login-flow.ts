@@ -10,6 +10,7 @@ import { IdpSessionEndedError } from '../session/store.js';
 import { cookieMaxAgeSeconds } from '../session/lifecycle.js';
 import type { AuthContext } from './endpoints.js';
 import { authorizationError } from './errors.js';
+import { handoffCompleteUrl } from './handoff-ticket.js';
 import { sessionRecordFrom } from './session-record.js';
 
 /** Longer return URLs lose their query, then fall back to the portal page (cookie size). */
@@ -22,26 +23,11 @@ const MAX_RETURN_TO = 2000;
 export function createLoginFlow(ctx0: AuthContext) {
   const { config, oidc, store, sessionCookies, transactions, metrics, clock, publicUrl, urls } = ctx0;
   const log = ctx0.logger.child({ component: 'login' });
-  const txDomain = config.cookie.domain.replace(/^\./, '').toLowerCase();
-  const publicHost = publicUrl.hostname.toLowerCase();
-
-  function domainMatches(host: string, domain: string): boolean {
-    return host === domain || host.endsWith(`.${domain}`);
-  }
-
-  /** Does a cookie set at public_url (host-only, or for cookie.domain) reach `host`? */
-  function cookieReaches(host: string): boolean {
-    const lower = host.toLowerCase();
-    return txDomain ? domainMatches(lower, txDomain) && domainMatches(publicHost, txDomain) : lower === publicHost;
-  }
+  const { scope } = ctx0;
 
   /** Will a transaction cookie set on this request's host be sent to public_url's callback? */
   function sharesCookiesWithCallback(ctx: RequestContext): boolean {
-    try {
-      return cookieReaches(new URL(`${ctx.scheme}://${ctx.host}`).hostname);
-    } catch {
-      return false;
-    }
+    return scope.covers(ctx.host);
   }
 
   function bounded(returnTo: URL): URL {
@@ -55,8 +41,11 @@ export function createLoginFlow(ctx0: AuthContext) {
   /** Browsers with no session (from the proxy pipeline and /.portcullis/login): 302 to the IdP. */
   async function startLogin(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, returnTo: URL): Promise<void> {
     if (!sharesCookiesWithCallback(ctx)) {
-      // the transaction cookie must be set on the host that receives the callback
-      return sendRedirect(res, ctx, `${urls.login}?rd=${encodeURIComponent(bounded(returnTo).href)}`);
+      // the transaction cookie must be set on the host that receives the callback; a return
+      // address the session cookie cannot reach goes through the handoff, which reuses a
+      // session public_url already has (one IdP sign-in for every domain)
+      const via = scope.covers(returnTo.host) ? urls.login : urls.handoff;
+      return sendRedirect(res, ctx, `${via}?rd=${encodeURIComponent(bounded(returnTo).href)}`);
     }
     const { authorizationUrl, transaction } = await oidc.startLogin(bounded(returnTo));
     sendRedirect(res, ctx, authorizationUrl.href, { setCookies: await transactions.begin(req, transaction) });
@@ -138,7 +127,7 @@ export function createLoginFlow(ctx0: AuthContext) {
       const cookie = sessionCookies.issue(id, now, cookieMaxAgeSeconds(record, now, config.session.idle_timeout));
       metrics.logins.inc({ result: 'success' });
       log.info({ user: record.user.sub, session: record.handle, idpSid: Boolean(record.idpSid) }, 'signed in');
-      await finish(res, ctx, transaction.returnTo, [...setCookies, cookie]);
+      await finish(res, ctx, id, transaction.returnTo, [...setCookies, cookie]);
     } catch (error) {
       metrics.logins.inc({ result: 'failure' });
       throw error;
@@ -155,12 +144,11 @@ export function createLoginFlow(ctx0: AuthContext) {
    * chain that began at the IdP (cross-site), so the app would send the browser straight back to
    * login; a same-site page that moves on by itself breaks that chain.
    */
-  async function finish(res: ServerResponse, ctx: RequestContext, returnTo: string, setCookies: string[]): Promise<void> {
-    if (!cookieReaches(new URL(returnTo).hostname)) {
-      // redirecting would only bounce back to login (the cookie cannot reach that host): no loop
-      log.warn({ host: new URL(returnTo).hostname }, 'return address is outside the session cookie\'s reach (check cookie.domain)');
-      const body = `<p>You are signed in, but the session cookie does not cover <code>${escapeHtml(new URL(returnTo).host)}</code>. Ask the administrator to set <code>cookie.domain</code>.</p><p><a class="button" href="${escapeHtml(urls.portal)}">Continue</a></p>`;
-      return sendHtml(res, ctx, renderPage({ title: 'Signed in', bodyHtml: body, requestId: ctx.id }), { setCookies });
+  async function finish(res: ServerResponse, ctx: RequestContext, sessionId: string, returnTo: string, setCookies: string[]): Promise<void> {
+    const target = new URL(returnTo);
+    if (!scope.covers(target.host)) {
+      // a host the cookie cannot reach gets the new session through a one-time handoff ticket
+      return sendRedirect(res, ctx, await handoffCompleteUrl(ctx0.handoffTickets, sessionId, target), { setCookies });
     }
     if (config.cookie.same_site !== 'strict') return sendRedirect(res, ctx, returnTo, { setCookies });
     const href = escapeHtml(returnTo);
@@ -172,6 +160,6 @@ export function createLoginFlow(ctx0: AuthContext) {
 }
 
 /** `%0d%0a` and friends: harmless in a Location, but never a legitimate return address. */
-function hasEncodedControls(rd: string): boolean {
+export function hasEncodedControls(rd: string): boolean {
   return /%(?:[01][0-9a-f]|7f)/i.test(rd);
 }

@@ -35,7 +35,7 @@ export function createLogout(ctx0: AuthContext) {
       throw new GatewayError('CROSS_SITE', 'Sign-out must be requested from this site.');
     }
 
-    const clear = sessionCookies.clear();
+    const clear = sessionCookies.clear(ctx.host);
     const cookie = sessionCookies.read(req);
     let record: SessionRecord | undefined;
     let hadSession = false;

@@ -63,11 +63,11 @@ export function createPipeline(deps: PipelineDeps) {
     return route;
   }
 
-  async function authenticate(req: IncomingMessage, route: CompiledRoute): Promise<Access> {
+  async function authenticate(req: IncomingMessage, ctx: RequestContext, route: CompiledRoute): Promise<Access> {
     if (route.public) return { kind: 'public' };
     const resolved = await deps.resolveSession(req);
     if (!resolved.session) {
-      if ('conflict' in resolved && resolved.conflict) throw conflictingCookies(req);
+      if ('conflict' in resolved && resolved.conflict) throw conflictingCookies(req, ctx);
       return { kind: 'none', hadCookie: resolved.hadCookie };
     }
     const { session, handle, issuedAt, id } = resolved;
@@ -77,7 +77,7 @@ export function createPipeline(deps: PipelineDeps) {
       store.touch(handle, now).catch(() => undefined);
     }
     const renewal = cookieRenewal({ issuedAt, session, now, idleTimeoutMs: deps.idleTimeoutMs });
-    const setCookie = renewal.renew ? sessionCookies.issue(id, now, renewal.maxAgeSeconds) : undefined;
+    const setCookie = renewal.renew ? sessionCookies.issue(id, now, renewal.maxAgeSeconds, ctx.host) : undefined;
     return { kind: 'session', session, setCookie };
   }
 
@@ -99,16 +99,16 @@ export function createPipeline(deps: PipelineDeps) {
    * Signing in again would not help while a path-scoped cookie keeps winning, so the answer is a
    * 400 that deletes every copy this path can carry; the next request starts clean.
    */
-  function conflictingCookies(req: IncomingMessage): GatewayError {
+  function conflictingCookies(req: IncomingMessage, ctx: RequestContext): GatewayError {
     const rawPath = (req.url ?? '/').split('?')[0]!;
     return new GatewayError('BAD_REQUEST', 'Your browser sent more than one session cookie for this site. They have been cleared: reload the page to sign in again.', {
-      headers: { 'Set-Cookie': sessionCookies.clearAround(rawPath) },
+      headers: { 'Set-Cookie': sessionCookies.clearAround(rawPath, ctx.host) },
     });
   }
 
-  function unauthenticated(access: { hadCookie: boolean }): GatewayError {
+  function unauthenticated(access: { hadCookie: boolean }, ctx: RequestContext): GatewayError {
     // a dead or tampered cookie is deleted: a delete is one of the few reasons to Set-Cookie
-    return signInRequired(deps.loginUrl, access.hadCookie ? { 'Set-Cookie': sessionCookies.clear() } : {});
+    return signInRequired(deps.loginUrl, access.hadCookie ? { 'Set-Cookie': sessionCookies.clear(ctx.host) } : {});
   }
 
   /**
@@ -171,14 +171,14 @@ export function createPipeline(deps: PipelineDeps) {
   async function handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const runtime = deps.runtime();
     const route = matchRoute(runtime, ctx);
-    const access = await authenticate(req, route);
+    const access = await authenticate(req, ctx, route);
     if (access.kind === 'none') {
       const method = req.method ?? 'GET';
       if (wantsHtml(req) && (method === 'GET' || method === 'HEAD')) {
         const returnTo = new URL(`${ctx.scheme}://${ctx.host}${ctx.rawPath}${ctx.search}`);
         return deps.startLogin(req, res, ctx, returnTo);
       }
-      throw unauthenticated(access);
+      throw unauthenticated(access, ctx);
     }
     const target = await admit(req, ctx, runtime, route, access);
     if (access.kind === 'session' && access.setCookie) res.appendHeader('Set-Cookie', access.setCookie);
@@ -208,8 +208,8 @@ export function createPipeline(deps: PipelineDeps) {
     const runtime = deps.runtime();
     const route = matchRoute(runtime, ctx);
     if (!route.websockets) throw new GatewayError('BAD_REQUEST', 'WebSockets are not enabled on this route.');
-    const access = await authenticate(req, route);
-    if (access.kind === 'none') throw unauthenticated(access);
+    const access = await authenticate(req, ctx, route);
+    if (access.kind === 'none') throw unauthenticated(access, ctx);
     deps.forwarder.upgrade(req, socket, head, await admit(req, ctx, runtime, route, access));
   }
 

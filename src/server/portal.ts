@@ -16,7 +16,7 @@ import { appsFor } from './user-apps.js';
 import { renderUserPage, sessionView } from './user-page.js';
 
 type Handler = AuthHandler;
-type AuthHandlers = Pick<AuthEndpoints, 'login' | 'callback' | 'logout' | 'signedOut' | 'backchannelLogout' | 'frontchannelLogout'>;
+type AuthHandlers = Pick<AuthEndpoints, 'login' | 'callback' | 'logout' | 'signedOut' | 'backchannelLogout' | 'frontchannelLogout' | 'handoff' | 'handoffComplete' | 'handoffCheck'>;
 
 export const PORTAL_PREFIX = '/.portcullis/';
 
@@ -132,7 +132,7 @@ export function createPortal(deps: {
     const target = (await store.listBySub(me.session.user.sub)).find((s) => s.handle === handle);
     if (!target) throw new GatewayError('NOT_FOUND', 'No such session.');
     if (await endAsUser(handle)) deps.metrics.logouts.inc({ kind: 'user' });
-    const setCookies = handle === me.handle ? [deps.sessionCookies.clear()] : [];
+    const setCookies = handle === me.handle ? [deps.sessionCookies.clear(ctx.host)] : [];
     if (fromForm) return sendRedirect(res, ctx, handle === me.handle ? '/.portcullis/signed-out' : '/.portcullis/', { status: 303, setCookies });
     res.statusCode = 204;
     res.setHeader('X-Request-Id', ctx.id);
@@ -162,6 +162,9 @@ export function createPortal(deps: {
     '/.portcullis/signed-out': { GET: auth.signedOut },
     '/.portcullis/backchannel-logout': { POST: auth.backchannelLogout },
     '/.portcullis/frontchannel-logout': { GET: auth.frontchannelLogout },
+    '/.portcullis/handoff': { GET: auth.handoff },
+    '/.portcullis/handoff/complete': { GET: auth.handoffComplete },
+    '/.portcullis/handoff/check': { GET: auth.handoffCheck },
     '/.portcullis/userinfo': { GET: userinfo },
     '/.portcullis/sessions': { GET: listSessions },
     '/.portcullis/sessions/end-others': { POST: endOthers },

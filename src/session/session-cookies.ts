@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache';
 import type { Clock } from '../lib/clock.js';
 import { handleOf } from './ids.js';
 import { createSessionCookieCodec } from './cookie-codec.js';
+import { createCookieScope } from './cookie-scope.js';
 
 /** A cookie value this gateway issued: the session id, its store handle and when it was issued. */
 export interface VerifiedCookie {
@@ -22,13 +23,17 @@ export interface SessionCookies {
   read(req: IncomingMessage): VerifiedCookie | undefined;
   /** true when the request carries the cookie more than once (see hasDuplicateCookie) */
   conflicting(req: IncomingMessage): boolean;
-  issue(id: string, now: number, maxAgeSeconds: number): string;
-  clear(): string;
+  /**
+   * `host` (the request's Host) matters only with cookie.domain: a host outside it gets a
+   * host-only cookie (its handoff cookie), since browsers refuse a Domain they are not under.
+   */
+  issue(id: string, now: number, maxAgeSeconds: number, host?: string): string;
+  clear(host?: string): string;
   /**
    * Deletions for every cookie of this name a browser could send on `rawPath`: Path=/ and each
    * ancestor path (with and without a trailing slash), host-only and on cookie.domain.
    */
-  clearAround(rawPath: string): string[];
+  clearAround(rawPath: string, host?: string): string[];
 }
 
 export function createSessionCookies(options: {
@@ -37,6 +42,8 @@ export function createSessionCookies(options: {
   domain: string;
   secure: boolean;
   sameSite: 'lax' | 'strict' | 'none';
+  /** public_url's host: with cookie.domain, decides which hosts get host-only cookies instead */
+  publicHost?: string;
   /** the gateway's clock: the codec refuses cookies issued in its future */
   clock?: Clock;
 }): SessionCookies {
@@ -45,6 +52,7 @@ export function createSessionCookies(options: {
   // value maps to one outcome forever, so a hit needs no new check. The codec's clock-skew rule
   // (issued in the future) only ever refuses, and a value it accepted once stays acceptable.
   const verified = new LRUCache<string, VerifiedCookie>({ max: VERIFIED_CACHE_ENTRIES });
+  const scope = createCookieScope({ domain: options.domain, publicHost: options.publicHost ?? '' });
   const base: CookieOptions = {
     domain: options.domain,
     path: '/',
@@ -65,16 +73,16 @@ export function createSessionCookies(options: {
       verified.set(value, cookie);
       return cookie;
     },
-    issue(id, now, maxAgeSeconds) {
-      return serializeCookie(options.name, codec.encode(id, now), { ...base, maxAgeSeconds });
+    issue(id, now, maxAgeSeconds, host) {
+      return serializeCookie(options.name, codec.encode(id, now), { ...base, domain: scope.domainFor(host), maxAgeSeconds });
     },
     conflicting(req) {
       return hasDuplicateCookie(req.headers.cookie, options.name);
     },
-    clear() {
-      return deleteCookie(options.name, base);
+    clear(host) {
+      return deleteCookie(options.name, { ...base, domain: scope.domainFor(host) });
     },
-    clearAround(rawPath) {
+    clearAround(rawPath, host) {
       const paths = new Set(['/']);
       const segments = rawPath.split('/').slice(1, 9);
       let path = '';
@@ -83,7 +91,8 @@ export function createSessionCookies(options: {
         path += `/${segment}`;
         paths.add(path).add(`${path}/`);
       }
-      const domains = options.domain ? ['', options.domain] : [''];
+      const scoped = scope.domainFor(host);
+      const domains = scoped ? ['', scoped] : [''];
       const out: string[] = [];
       for (const domain of domains) {
         for (const p of paths) {

@@ -28,8 +28,10 @@ export interface CookieRequestContext {
   crossSite: boolean;
 }
 
+/** Chromium treats localhost and all of 127/8 as potentially trustworthy (Secure cookies allowed over http). */
 function isSecureOrigin(url: URL): boolean {
-  return url.protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  const host = url.hostname;
+  return url.protocol === 'https:' || host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Approximate site: the registrable domain is taken as the last two labels; IPs stand alone. */

@@ -20,15 +20,23 @@ export interface Replica {
   adminUrl: string;
 }
 
+/** What a replica's config is built from; `ports` are every replica's proxy ports (a shared route table). */
+export interface StackReplicaContext {
+  url: string;
+  upstream: Upstream;
+  port: number;
+  ports: readonly number[];
+}
+
 export interface StackOptions {
   /** how many gateway replicas (each on its own port, sharing cookie secret and store) */
   replicas?: number;
   store?: { kind: 'memory' } | { kind: 'redis'; url: string; keyPrefix?: string };
   idp?: Partial<DemoIdpOptions>;
   /** extra config merged into each replica's raw config (shallow per top-level section) */
-  config?: (ctx: { url: string; upstream: Upstream; port: number }) => Record<string, unknown>;
+  config?: (ctx: StackReplicaContext) => Record<string, unknown>;
   /** routes for each replica; default: the replica's own origin → upstream, policy everyone */
-  routes?: (ctx: { url: string; upstream: Upstream; port: number }) => unknown[];
+  routes?: (ctx: StackReplicaContext) => unknown[];
   /** leave the IdP stopped (readiness tests start it later with `startIdp`) */
   idpDown?: boolean;
   logLevel?: string;
@@ -83,7 +91,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   try {
     for (let i = 0; i < count; i++) {
       const url = urls[i]!;
-      const ctx = { url, upstream, port: ports[i]! };
+      const ctx = { url, upstream, port: ports[i]!, ports };
       const extra = options.config?.(ctx) ?? {};
       const section = (name: string) => (extra[name] ?? {}) as Record<string, unknown>;
       const store = options.store ?? { kind: 'memory' };
