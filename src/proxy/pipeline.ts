@@ -192,8 +192,8 @@ export function createPipeline(deps: PipelineDeps) {
   async function judge(req: IncomingMessage, ctx: RequestContext): Promise<Judgement> {
     const runtime = deps.runtime();
     const route = matchRoute(runtime, ctx);
-    const access = await authenticate(req, route);
-    if (access.kind === 'none') return { kind: 'sign-in', error: unauthenticated(access) };
+    const access = await authenticate(req, ctx, route);
+    if (access.kind === 'none') return { kind: 'sign-in', error: unauthenticated(access, ctx) };
     const target = await admit(req, ctx, runtime, route, access);
     const identity: Record<string, string> = {};
     for (const name of IDENTITY_HEADERS) {
