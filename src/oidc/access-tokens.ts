@@ -57,7 +57,8 @@ export function createAccessTokenVerifier(deps: AccessTokenVerifierDeps): Access
   const { clock } = deps;
   const maxTtl = deps.cacheTtlMs ?? 30_000;
   const negativeTtl = deps.negativeTtlMs ?? 10_000;
-  const cache = new LRUCache<string, Answer>({ max: deps.cacheSize ?? 10_000, ttl: maxTtl, perf: clock });
+  // ttlResolution 0: lru-cache otherwise reuses one clock reading for a millisecond of real time
+  const cache = new LRUCache<string, Answer>({ max: deps.cacheSize ?? 10_000, ttl: maxTtl, perf: clock, ttlResolution: 0 });
   // concurrent requests with one token share one verification (one introspection call)
   const inFlight = new Map<string, Promise<Answer>>();
   let remoteKeys: { uri: string; keys: JWTVerifyGetKey } | undefined;
