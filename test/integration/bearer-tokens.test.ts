@@ -1,6 +1,7 @@
 import { exportJWK, generateKeyPair, SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import t from 'tap';
 import { startStack, type Stack } from '../support/stack.js';
+import { openWebSocket } from '../support/websocket.js';
 
 /**
  * Routes with bearer_tokens against a real oidc-provider: client_credentials tokens as RFC 9068
@@ -26,7 +27,7 @@ t.before(async () => {
     policiesDir: 'bearer-policies',
     config: () => ({ idp: { access_token_audiences: [API] } }),
     routes: ({ url, upstream }) => [
-      { from: `${url}/api`, to: upstream.url, policy: 'api-client', bearer_tokens: true },
+      { from: `${url}/api`, to: upstream.url, policy: 'api-client', bearer_tokens: true, websockets: true },
       { from: `${url}/read`, to: upstream.url, policy: 'api-read', bearer_tokens: true },
       { from: `${url}/app`, to: upstream.url, policy: 'everyone' },
       { from: `${url}/open`, to: upstream.url, public: true },
@@ -181,4 +182,28 @@ t.test('a token wins over a session cookie', async (t) => {
   t.equal(ok.json.headers['x-portcullis-user'], 'api-client');
   t.equal(ok.json.headers.cookie, undefined, 'the gateway cookie is stripped as always');
   t.equal(ok.headers.get('set-cookie'), null);
+});
+
+t.test('a WebSocket upgrade is admitted by its token too', async (t) => {
+  const jwt = await token('api-client', API);
+  const ws = await openWebSocket(`${stack.url}/api/socket`, bearer(jwt));
+  t.equal(ws.status, 101);
+  ws.socket.destroy();
+  const seen = stack.upstream.requests.filter((r) => r.upgrade).at(-1)!;
+  t.equal(seen.headers.authorization, undefined);
+  t.equal(seen.headers['x-portcullis-user'], 'api-client');
+  t.ok(seen.headers['x-portcullis-jwt-assertion']);
+  await t.rejects(openWebSocket(`${stack.url}/api/socket`, bearer(await token('other-client', API))), /expected 101, got 403/);
+});
+
+// last: it stops the IdP
+t.test('an IdP that cannot be asked is a 503, while a verified JWT keeps working', async (t) => {
+  const jwt = await token('api-client', API);
+  const opaque = await token('api-client');
+  t.equal((await call('/api/x', bearer(jwt))).status, 200);
+  await stack.stopIdp();
+  t.equal((await call('/api/x', bearer(jwt))).status, 200, 'keys and answer are cached');
+  const res = await call('/api/x', bearer(opaque));
+  t.equal(res.status, 503, 'introspection unreachable: not the token\'s fault');
+  t.equal(res.json?.error, 'GW_IDP_UNAVAILABLE');
 });
