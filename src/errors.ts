@@ -9,6 +9,7 @@ export const ErrorCodes = {
   BAD_REDIRECT: { status: 400, title: 'Bad redirect target' },
   BAD_CALLBACK: { status: 400, title: 'Sign-in could not be completed' },
   UNAUTHENTICATED: { status: 401, title: 'Sign-in required' },
+  INVALID_TOKEN: { status: 401, title: 'Invalid access token' },
   FORBIDDEN: { status: 403, title: 'Access denied' },
   CROSS_SITE: { status: 403, title: 'Cross-site request refused' },
   UNTRUSTED_PROXY: { status: 403, title: 'Forward-auth needs a trusted proxy' },
@@ -49,10 +50,26 @@ export class GatewayError extends Error {
   }
 }
 
+/** The realm of every challenge the gateway sends. */
+const REALM = 'portcullis';
+
 /** 401 for API clients: says how to sign in (browsers are redirected instead). */
 export function signInRequired(loginUrl: string, headers: Record<string, string | readonly string[]> = {}): GatewayError {
   return new GatewayError('UNAUTHENTICATED', 'Sign-in required.', {
-    headers: { 'WWW-Authenticate': `Cookie realm="portcullis", login_url="${loginUrl}"`, ...headers },
+    headers: { 'WWW-Authenticate': `Cookie realm="${REALM}", login_url="${loginUrl}"`, ...headers },
+  });
+}
+
+/** The Bearer challenge of a route that accepts access tokens (RFC 6750 §3), alone or with an error. */
+export function bearerChallenge(error?: { code: 'invalid_token' | 'insufficient_scope'; description: string }): string {
+  // descriptions are the gateway's own fixed phrases: no quote or backslash to escape, no token content
+  return error ? `Bearer realm="${REALM}", error="${error.code}", error_description="${error.description}"` : `Bearer realm="${REALM}"`;
+}
+
+/** 401 for a bearer token that is malformed, forged, expired or not meant for this gateway (RFC 6750 §3.1). */
+export function invalidToken(description: string): GatewayError {
+  return new GatewayError('INVALID_TOKEN', `The access token was refused: ${description}.`, {
+    headers: { 'WWW-Authenticate': bearerChallenge({ code: 'invalid_token', description }) },
   });
 }
 

@@ -14,6 +14,7 @@ import { createMemoryKeyStore } from './keys/memory-key-store.js';
 import { createWellKnown } from './keys/well-known.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, recordConfigLoad, type Metrics } from './observability/metrics.js';
+import { createAccessTokenVerifier } from './oidc/access-tokens.js';
 import { createOidcClient, type OidcClientDeps } from './oidc/client.js';
 import { createAuthEndpoints } from './oidc/endpoints.js';
 import { createForwarder } from './proxy/forward.js';
@@ -136,6 +137,14 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     refreshAheadMs: config.session.refresh_ahead,
     maxBackoffMs: config.session.refresh_max_backoff,
   });
+  // built always (it does nothing until a route with bearer_tokens sees a token): a reload may add one
+  const accessTokens = createAccessTokenVerifier({
+    idp: oidc,
+    audiences: () => current.config.idp.access_token_audiences,
+    groupsClaim: config.idp.groups_claim,
+    clock,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
   const forwarder = createForwarder({ logger, metrics, reservedCookieName: config.cookie.name });
   const pipeline = createPipeline({
     runtime,
@@ -147,6 +156,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     idleTimeoutMs: config.session.idle_timeout,
     loginUrl: `${publicOrigin}/.portcullis/login`,
     mintAssertion: minter.mint,
+    verifyBearer: accessTokens.verify,
     startLogin(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, returnTo: URL) {
       securityHeaders(res, { hsts, noStore: true });
       return auth.startLogin(req, res, ctx, returnTo);

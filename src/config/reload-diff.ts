@@ -2,7 +2,7 @@ import type { Config } from './index.js';
 import { isPlainObject } from './resolve-values.js';
 
 /** Key paths a reload applies in place; everything else was wired into long-lived parts at start. */
-const APPLIED_IN_PLACE = new Set(['routes', 'policies', 'policies_dir', 'log.level']);
+const APPLIED_IN_PLACE = new Set(['routes', 'policies', 'policies_dir', 'log.level', 'idp.access_token_audiences']);
 
 /**
  * The key paths whose value differs between the running config and a new one and that only a

@@ -88,6 +88,8 @@ export const routeSchema = z.strictObject({
   strip_prefix: z.boolean().default(false),
   timeout: duration.prefault('30s'),
   websockets: z.boolean().default(false),
+  /** also accept `Authorization: Bearer <IdP access token>` (APIs, scripts); see idp.access_token_audiences */
+  bearer_tokens: z.boolean().default(false),
 });
 
 export const configSchema = z.strictObject({
@@ -111,6 +113,8 @@ export const configSchema = z.strictObject({
     login_timeout: duration.prefault('10m'),
     /** claim that carries group membership */
     groups_claim: z.string().min(1).default('groups'),
+    /** `aud` values a Bearer access token must carry (one of them) on routes with bearer_tokens */
+    access_token_audiences: z.array(z.string().min(1)).default([]),
   }),
   cookie: z.strictObject({
     name: z

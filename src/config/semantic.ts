@@ -92,6 +92,30 @@ function checkRoutes(raw: Record<string, unknown>, input: SemanticInput, issues:
   });
 }
 
+/**
+ * A bearer route with no accepted audience would refuse every token: RFC 9068 §4 makes the
+ * audience check mandatory, so the operator must say which `aud` values mean "this gateway".
+ */
+function checkBearerRoutes(raw: Record<string, unknown>, issues: ConfigIssue[]): void {
+  const routes = raw['routes'];
+  if (!Array.isArray(routes)) return;
+  let first: number | undefined;
+  routes.forEach((route: unknown, index) => {
+    if (!isPlainObject(route) || route['bearer_tokens'] !== true) return;
+    first ??= index;
+    if (route['public'] === true) {
+      issues.push({ path: `routes[${index}].bearer_tokens`, message: 'a public route checks no tokens (remove "bearer_tokens" or "public: true")' });
+    }
+  });
+  const audiences = first === undefined ? undefined : field(raw, 'idp', 'access_token_audiences');
+  if (audiences !== undefined && audiences.length === 0) {
+    issues.push({
+      path: 'idp.access_token_audiences',
+      message: `must list at least one audience: routes[${first}] accepts bearer tokens, and a token is accepted only when its "aud" names one of them`,
+    });
+  }
+}
+
 /** Every path_prefix value in a policy, with its key path (`deny[0].path_prefix[1]`). */
 function pathRules(document: PolicyDocument): Array<{ key: string; prefix: string }> {
   const found: Array<{ key: string; prefix: string }> = [];
@@ -197,6 +221,7 @@ export function semanticIssues(input: SemanticInput): ConfigIssue[] {
   checkRoutes(raw, input, issues);
   checkPathRules(raw, input, issues);
   checkRedisUrl(raw, issues);
+  checkBearerRoutes(raw, issues);
 
   const listen = field(raw, 'server', 'listen');
   const adminListen = field(raw, 'server', 'admin_listen');

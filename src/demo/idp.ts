@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 import { defaultGroups, demoClaims, loadExistingGrant, logoutSource } from './idp-accounts.js';
 import { createAdapterStore, type StoredEntry } from './idp-adapter.js';
 
@@ -19,6 +19,20 @@ export interface DemoIdpClient {
   post_logout_redirect_uris?: string[];
   backchannel_logout_uri?: string;
   token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' | 'none';
+  /** default authorization_code + refresh_token; `client_credentials` for a machine client */
+  grant_types?: string[];
+  /** scopes the client may ask for (client_credentials without a resource indicator) */
+  scope?: string;
+}
+
+/** An API the IdP issues JWT access tokens for (RFC 8707 resource indicator → `aud`; RFC 9068 format). */
+export interface DemoApiResource {
+  /** the resource indicator, an absolute URI; also the tokens' `aud` */
+  resource: string;
+  /** space-separated scopes the API knows */
+  scope: string;
+  /** access token lifetime for this API; default the IdP's */
+  ttlSeconds?: number;
 }
 
 export interface DemoIdpOptions {
@@ -42,6 +56,8 @@ export interface DemoIdpOptions {
   autoConsent?: boolean;
   /** groups of a user; default ["staff"], plus "admins" for "admin" */
   groupsFor?: (username: string) => string[];
+  /** APIs with JWT access tokens; tokens without a resource indicator stay opaque (introspection) */
+  apiResources?: DemoApiResource[];
 }
 
 export interface DemoIdp {
@@ -116,8 +132,9 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
       ...(client.client_secret === undefined ? {} : { client_secret: client.client_secret }),
       redirect_uris: client.redirect_uris,
       post_logout_redirect_uris: client.post_logout_redirect_uris ?? [],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
+      grant_types: client.grant_types ?? ['authorization_code', 'refresh_token'],
+      response_types: client.grant_types && !client.grant_types.includes('authorization_code') ? [] : ['code'],
+      ...(client.scope === undefined ? {} : { scope: client.scope }),
       token_endpoint_auth_method:
         client.token_endpoint_auth_method ?? (client.client_secret === undefined ? 'none' : 'client_secret_basic'),
       ...(client.backchannel_logout_uri
@@ -144,6 +161,29 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
       },
       rpInitiatedLogout: { enabled: true, logoutSource },
       userinfo: { enabled: true },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true,
+        // only a confidential client (the gateway) may ask about tokens
+        allowedPolicy: (_ctx: unknown, client: { clientAuthMethod: string }) => client.clientAuthMethod !== 'none',
+      },
+      resourceIndicators: {
+        enabled: true,
+        // no resource indicator: an opaque token (the userinfo one at login; introspection for APIs)
+        defaultResource: (_ctx: unknown, _client: unknown, oneOf?: string) => oneOf,
+        useGrantedResource: () => false,
+        getResourceServerInfo: (_ctx: unknown, resource: string) => {
+          const api = options.apiResources?.find((candidate) => candidate.resource === resource);
+          if (!api) throw new errors.InvalidTarget();
+          return {
+            scope: api.scope,
+            audience: api.resource,
+            accessTokenFormat: 'jwt',
+            ...(api.ttlSeconds === undefined ? {} : { accessTokenTTL: api.ttlSeconds }),
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
     },
     findAccount: (_ctx: unknown, sub: string) => ({
       accountId: sub,

@@ -66,5 +66,10 @@ declare module 'oidc-provider' {
     on(event: string, listener: (...args: any[]) => void): this;
   }
 
+  export const errors: {
+    /** RFC 8707 invalid_target: the resource indicator names no API this IdP knows */
+    InvalidTarget: new (description?: string) => Error;
+  };
+
   export default Provider;
 }

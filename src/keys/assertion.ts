@@ -10,6 +10,11 @@ export interface AssertionSubject {
   /** the session's public handle: the `sid` claim (never the secret session id) */
   handle: string;
   user: { sub: string; email?: string; groups: readonly string[] };
+  /**
+   * Set for a request admitted by a bearer access token: `handle` is then only a cache key (a
+   * digest of the token) and no `sid` is claimed; the token's client_id is, when it has one.
+   */
+  bearer?: { clientId?: string };
 }
 
 export interface AssertionMinterDeps {
@@ -59,7 +64,10 @@ export function createAssertionMinter(deps: AssertionMinterDeps): AssertionMinte
   function sign(subject: AssertionSubject, audience: string, signing: SigningKey, now: number): Promise<string> {
     const iat = Math.floor(now / 1000);
     const { user } = subject;
-    return new SignJWT({ ...(user.email === undefined ? {} : { email: user.email }), groups: [...user.groups], sid: subject.handle })
+    const session = subject.bearer
+      ? subject.bearer.clientId === undefined ? {} : { client_id: subject.bearer.clientId }
+      : { sid: subject.handle };
+    return new SignJWT({ ...(user.email === undefined ? {} : { email: user.email }), groups: [...user.groups], ...session })
       .setProtectedHeader({ alg: ALGORITHM, kid: signing.kid, typ: 'JWT' })
       .setIssuer(issuer)
       .setAudience(audience)

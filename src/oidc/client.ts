@@ -214,8 +214,31 @@ export function createOidcClient(deps: OidcClientDeps): OidcClient {
     }
   }
 
+  function metadata() {
+    const server = discovery.current()?.serverMetadata();
+    if (!server) return undefined;
+    return {
+      issuer: server.issuer,
+      ...(server.jwks_uri ? { jwks_uri: server.jwks_uri } : {}),
+      ...(server.introspection_endpoint ? { introspection_endpoint: server.introspection_endpoint } : {}),
+    };
+  }
+
+  /** RFC 7662 as the gateway's client. An IdP that cannot answer is not the token's fault: 503, not 401. */
+  async function introspect(token: string): Promise<Record<string, unknown>> {
+    const oidc = configuration();
+    try {
+      return { ...(await client.tokenIntrospection(oidc, token, { token_type_hint: 'access_token' })) };
+    } catch (error) {
+      log.warn({ reason: classifyRefreshError(error).error }, 'token introspection failed');
+      throw new GatewayError('IDP_UNAVAILABLE', 'The identity provider could not check the access token.', { cause: error });
+    }
+  }
+
   return {
     isReady: () => discovery.current() !== undefined,
+    metadata,
+    introspect,
     whenReady: async () => {
       await discovery.ready;
     },

@@ -1,4 +1,5 @@
 import type { TokenRefresher } from '../refresh/types.js';
+import type { AccessTokenIdp } from './access-tokens.js';
 import type { SessionTokens } from '../session/types.js';
 
 /** One login attempt, bound to the browser that started it (see transaction.ts). */
@@ -44,7 +45,7 @@ export interface LogoutSubject {
 }
 
 /** The gateway's view of its OpenID Provider. The only code that uses openid-client. */
-export interface OidcClient extends TokenRefresher {
+export interface OidcClient extends TokenRefresher, AccessTokenIdp {
   /** true once discovery has succeeded (it never turns false again) */
   isReady(): boolean;
   /** resolves on the first successful discovery; rejects if the client is closed before */

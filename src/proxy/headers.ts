@@ -30,6 +30,8 @@ export interface UpstreamHeaderOptions {
   /** server.trust_forwarded_headers: keep and extend the X-Forwarded-* chain a load balancer sent */
   trustForwarded: boolean;
   requestId: string;
+  /** the request was admitted by its bearer token: the token is the gateway's to check, not the upstream's */
+  dropAuthorization?: boolean;
 }
 
 /**
@@ -180,6 +182,8 @@ export function buildUpstreamHeaders(req: IncomingMessage, opts: UpstreamHeaderO
     }
     out[name] = value;
   }
+
+  if (opts.dropAuthorization) delete out.authorization;
 
   if (upgrade !== undefined) {
     out.upgrade = upgrade;

@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GatewayError, signInRequired } from '../errors.js';
+import { bearerChallenge, GatewayError, invalidToken, signInRequired } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import { wantsHtml } from '../http/context.js';
 import { createCookieNamespace } from '../http/cookies.js';
+import type { AssertionSubject } from '../keys/assertion.js';
 import type { Clock } from '../lib/clock.js';
+import type { BearerOutcome, BearerPrincipal } from '../oidc/access-tokens.js';
 import type { Subject } from '../policy/types.js';
 import type { CompiledRoute } from '../routes/types.js';
 import { cookieRenewal, shouldTouch } from '../session/lifecycle.js';
@@ -26,8 +28,10 @@ export interface PipelineDeps {
   clock: Clock;
   idleTimeoutMs: number;
   loginUrl: string;
-  /** the signed identity assertion for a session and a route's audience (a string when cached) */
-  mintAssertion?: (session: Session, audience: string) => string | Promise<string>;
+  /** the signed identity assertion for a session (or bearer token) and a route's audience (a string when cached) */
+  mintAssertion?: (subject: AssertionSubject, audience: string) => string | Promise<string>;
+  /** checks an `Authorization: Bearer` access token on routes with bearer_tokens */
+  verifyBearer?: (token: string) => Promise<BearerOutcome>;
   /** sends a browser to the IdP (sets the login transaction cookie) */
   startLogin(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, returnTo: URL): Promise<void>;
 }
@@ -45,6 +49,7 @@ export type Judgement =
 type Access =
   | { kind: 'public' }
   | { kind: 'session'; session: Session; setCookie?: string }
+  | { kind: 'bearer'; principal: BearerPrincipal }
   | { kind: 'none'; hadCookie: boolean };
 
 /**
@@ -65,6 +70,11 @@ export function createPipeline(deps: PipelineDeps) {
 
   async function authenticate(req: IncomingMessage, ctx: RequestContext, route: CompiledRoute): Promise<Access> {
     if (route.public) return { kind: 'public' };
+    if (route.bearerTokens) {
+      // a bearer token wins over a session cookie: the client chose to speak with the token
+      const token = bearerToken(req);
+      if (token !== undefined) return authenticateBearer(token);
+    }
     const resolved = await deps.resolveSession(req);
     if (!resolved.session) {
       if ('conflict' in resolved && resolved.conflict) throw conflictingCookies(req, ctx);
@@ -81,17 +91,27 @@ export function createPipeline(deps: PipelineDeps) {
     return { kind: 'session', session, setCookie };
   }
 
+  async function authenticateBearer(token: string): Promise<Access> {
+    if (!deps.verifyBearer) throw invalidToken('bearer tokens are not checked here');
+    const outcome = await deps.verifyBearer(token);
+    if (!outcome.ok) throw invalidToken(outcome.description);
+    return { kind: 'bearer', principal: outcome.principal };
+  }
+
   /** `path` is the path the upstream receives (see upstreamPath): the one path judged and forwarded. */
-  function authorize(runtime: Runtime, route: CompiledRoute, session: Session, req: IncomingMessage, ctx: RequestContext, path: string): void {
+  function authorize(runtime: Runtime, route: CompiledRoute, subject: Subject, bearer: boolean, req: IncomingMessage, ctx: RequestContext, path: string): void {
     const policy = route.policy === undefined ? undefined : runtime.policies.get(route.policy);
     if (policy?.caseConfusable(path)) throw caseMismatch();
     // config validation guarantees the policy exists; a missing one denies rather than allows
     const decision = policy
-      ? policy.evaluate(toSubject(session), { method: ctx.method ?? req.method ?? 'GET', path })
+      ? policy.evaluate(subject, { method: ctx.method ?? req.method ?? 'GET', path })
       : { allow: false, reasons: ['route has no policy'] };
     if (!decision.allow) {
-      ctx.log.info({ route: route.id, user: session.user.sub, reasons: decision.reasons }, 'access denied');
-      throw new GatewayError('FORBIDDEN', 'You do not have access to this application.');
+      ctx.log.info({ route: route.id, user: subject.sub, bearer, reasons: decision.reasons }, 'access denied');
+      throw new GatewayError('FORBIDDEN', 'You do not have access to this application.', {
+        // RFC 6750 §3.1: a valid token without the rights the resource needs
+        ...(bearer ? { headers: { 'WWW-Authenticate': bearerChallenge({ code: 'insufficient_scope', description: 'access denied by policy' }) } } : {}),
+      });
     }
   }
 
@@ -106,9 +126,12 @@ export function createPipeline(deps: PipelineDeps) {
     });
   }
 
-  function unauthenticated(access: { hadCookie: boolean }, ctx: RequestContext): GatewayError {
+  function unauthenticated(access: { hadCookie: boolean }, ctx: RequestContext, route: CompiledRoute): GatewayError {
     // a dead or tampered cookie is deleted: a delete is one of the few reasons to Set-Cookie
-    return signInRequired(deps.loginUrl, access.hadCookie ? { 'Set-Cookie': sessionCookies.clear(ctx.host) } : {});
+    const error = signInRequired(deps.loginUrl, access.hadCookie ? { 'Set-Cookie': sessionCookies.clear(ctx.host) } : {});
+    if (!route.bearerTokens) return error;
+    // RFC 6750 §3: no token at all gets the bare challenge, next to the cookie sign-in one
+    return signInRequired(deps.loginUrl, { ...error.headers, 'WWW-Authenticate': [error.headers['WWW-Authenticate'] as string, bearerChallenge()] });
   }
 
   /**
@@ -124,18 +147,19 @@ export function createPipeline(deps: PipelineDeps) {
   }
 
   /** Normally a cached string (no signing, no await); public routes carry no identity at all. */
-  function assertionFor(route: CompiledRoute, session?: Session): string | Promise<string> | undefined {
-    if (!session || !deps.mintAssertion) return undefined;
-    return deps.mintAssertion(session, route.audience);
+  function assertionFor(route: CompiledRoute, subject?: AssertionSubject): string | Promise<string> | undefined {
+    if (!subject || !deps.mintAssertion) return undefined;
+    return deps.mintAssertion(subject, route.audience);
   }
 
-  function headersFor(req: IncomingMessage, ctx: RequestContext, route: CompiledRoute, session?: Session, assertion?: string) {
+  function headersFor(req: IncomingMessage, ctx: RequestContext, route: CompiledRoute, subject?: AssertionSubject, assertion?: string) {
     return buildUpstreamHeaders(req, {
       cookieName: sessionCookies.name,
       isGatewayCookie,
-      identity: session
-        ? { user: session.user.sub, email: session.user.email, groups: session.user.groups, assertion }
+      identity: subject
+        ? { user: subject.user.sub, email: subject.user.email, groups: subject.user.groups, assertion }
         : undefined,
+      dropAuthorization: subject?.bearer !== undefined,
       clientIp: ctx.clientIp,
       proto: ctx.scheme,
       host: ctx.host,
@@ -157,15 +181,18 @@ export function createPipeline(deps: PipelineDeps) {
     route: CompiledRoute,
     access: Exclude<Access, { kind: 'none' }>,
   ): Promise<ForwardTarget> {
-    const session = access.kind === 'session' ? access.session : undefined;
+    const who = access.kind === 'session' ? access.session : access.kind === 'bearer' ? bearerSubject(access.principal) : undefined;
     const path = upstreamPath(route, ctx);
-    if (session) {
-      ctx.user = session.user.sub;
-      authorize(runtime, route, session, req, ctx, path);
+    if (access.kind === 'session') {
+      ctx.user = access.session.user.sub;
+      authorize(runtime, route, toSubject(access.session), false, req, ctx, path);
+    } else if (access.kind === 'bearer') {
+      ctx.user = access.principal.sub;
+      authorize(runtime, route, access.principal, true, req, ctx, path);
     }
-    const minted = assertionFor(route, session);
+    const minted = assertionFor(route, who);
     const assertion = typeof minted === 'object' ? await minted : minted;
-    return { route, ctx, path: `${path}${ctx.search}`, headers: headersFor(req, ctx, route, session, assertion) };
+    return { route, ctx, path: `${path}${ctx.search}`, headers: headersFor(req, ctx, route, who, assertion) };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
@@ -178,7 +205,7 @@ export function createPipeline(deps: PipelineDeps) {
         const returnTo = new URL(`${ctx.scheme}://${ctx.host}${ctx.rawPath}${ctx.search}`);
         return deps.startLogin(req, res, ctx, returnTo);
       }
-      throw unauthenticated(access, ctx);
+      throw unauthenticated(access, ctx, route);
     }
     const target = await admit(req, ctx, runtime, route, access);
     if (access.kind === 'session' && access.setCookie) res.appendHeader('Set-Cookie', access.setCookie);
@@ -193,7 +220,7 @@ export function createPipeline(deps: PipelineDeps) {
     const runtime = deps.runtime();
     const route = matchRoute(runtime, ctx);
     const access = await authenticate(req, ctx, route);
-    if (access.kind === 'none') return { kind: 'sign-in', error: unauthenticated(access, ctx) };
+    if (access.kind === 'none') return { kind: 'sign-in', error: unauthenticated(access, ctx, route) };
     const target = await admit(req, ctx, runtime, route, access);
     const identity: Record<string, string> = {};
     for (const name of IDENTITY_HEADERS) {
@@ -209,7 +236,7 @@ export function createPipeline(deps: PipelineDeps) {
     const route = matchRoute(runtime, ctx);
     if (!route.websockets) throw new GatewayError('BAD_REQUEST', 'WebSockets are not enabled on this route.');
     const access = await authenticate(req, ctx, route);
-    if (access.kind === 'none') throw unauthenticated(access, ctx);
+    if (access.kind === 'none') throw unauthenticated(access, ctx, route);
     deps.forwarder.upgrade(req, socket, head, await admit(req, ctx, runtime, route, access));
   }
 
@@ -223,6 +250,19 @@ export const IDENTITY_HEADERS = ['x-portcullis-user', 'x-portcullis-email', 'x-p
 
 function caseMismatch(): GatewayError {
   return new GatewayError('BAD_PATH', 'The request path differs only in letter case from a protected path; use its exact spelling.');
+}
+
+/** The token after `Bearer ` (RFC 6750 §2.1; the scheme is case-insensitive), or undefined for no or another scheme. */
+function bearerToken(req: IncomingMessage): string | undefined {
+  const value = req.headers.authorization;
+  if (typeof value !== 'string' || value.length < 6 || value.slice(0, 6).toLowerCase() !== 'bearer') return undefined;
+  if (value.length > 6 && value[6] !== ' ') return undefined;
+  return value.slice(7).trim();
+}
+
+/** A bearer principal as the assertion minter sees it: the token digest keys its cache. */
+function bearerSubject(principal: BearerPrincipal): AssertionSubject {
+  return { handle: `bearer:${principal.tokenId}`, user: principal, bearer: principal.clientId === undefined ? {} : { clientId: principal.clientId } };
 }
 
 export function toSubject(session: Session): Subject {

@@ -24,6 +24,7 @@ function compileRoute(route: RouteConfig, index: number): CompiledRoute {
     stripPrefix: route.strip_prefix,
     timeoutMs: route.timeout,
     websockets: route.websockets,
+    bearerTokens: route.bearer_tokens,
   };
   if (route.policy !== undefined) compiled.policy = route.policy;
   return Object.freeze(compiled);

@@ -22,6 +22,8 @@ export interface CompiledRoute {
   stripPrefix: boolean;
   timeoutMs: number;
   websockets: boolean;
+  /** also accepts `Authorization: Bearer` IdP access tokens */
+  bearerTokens: boolean;
 }
 
 export interface RouteTable {

@@ -39,6 +39,7 @@ export function makeRoute(to: string, overrides: Partial<CompiledRoute> = {}): C
     stripPrefix: false,
     timeoutMs: 5_000,
     websockets: true,
+    bearerTokens: false,
     ...overrides,
   };
 }

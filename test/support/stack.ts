@@ -4,7 +4,7 @@ import { createGateway, type Gateway } from '../../src/gateway.js';
 import type { Clock } from '../../src/lib/clock.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { BrowserClient } from './browser-client.js';
-import { gatewayClient, startTestIdp, type DemoIdp, type DemoIdpOptions, TEST_CLIENT_ID, TEST_CLIENT_SECRET } from './idp.js';
+import { gatewayClient, startTestIdp, type DemoIdp, type DemoIdpClient, type DemoIdpOptions, TEST_CLIENT_ID, TEST_CLIENT_SECRET } from './idp.js';
 import { freePorts } from './ports.js';
 export { eventually } from './eventually.js';
 import { startUpstream, type Upstream } from './upstream.js';
@@ -33,6 +33,8 @@ export interface StackOptions {
   replicas?: number;
   store?: { kind: 'memory' } | { kind: 'redis'; url: string; keyPrefix?: string };
   idp?: Partial<DemoIdpOptions>;
+  /** more IdP clients next to the gateway's own (machine clients for bearer tokens) */
+  extraClients?: DemoIdpClient[];
   /** extra config merged into each replica's raw config (shallow per top-level section) */
   config?: (ctx: StackReplicaContext) => Record<string, unknown>;
   /** routes for each replica; default: the replica's own origin → upstream, policy everyone */
@@ -79,6 +81,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       redirect_uris: urls.map((u) => `${u}/.portcullis/callback`),
       post_logout_redirect_uris: urls.map((u) => `${u}/.portcullis/signed-out`),
     },
+    ...(options.extraClients ?? []),
   ];
   let idp: DemoIdp | undefined;
   const startIdp = async () => {

@@ -116,8 +116,8 @@ t.test('unknown keys everywhere are refused with a hint', async (t) => {
     ['top level typo', (raw) => (raw.polices_dir = 'x'), 'polices_dir: unknown key (did you mean "policies_dir"?)'],
     ['route key', (raw) => (raw.routes[0].stripprefix = true), 'routes[0].stripprefix: unknown key (did you mean "strip_prefix"?)'],
     ['nested section', (raw) => (raw.session = { redis: { URL: 'x' } }), 'session.redis.URL: unknown key (did you mean "url"?)'],
-    ['_file where none is supported', (raw) => (raw.idp.client_id_file = 'x'), 'idp.client_id_file: unknown key (allowed: issuer, client_id, client_secret, scopes, allow_insecure_http, login_timeout, groups_claim)'],
-    ['__proto__ is just a key', (raw) => Object.defineProperty(raw.routes[0], '__proto__', { value: { public: true }, enumerable: true }), 'routes[0].__proto__: unknown key (allowed: from, to, policy, public, preserve_host, strip_prefix, timeout, websockets)'],
+    ['_file where none is supported', (raw) => (raw.idp.client_id_file = 'x'), 'idp.client_id_file: unknown key (allowed: issuer, client_id, client_secret, scopes, allow_insecure_http, login_timeout, groups_claim, access_token_audiences)'],
+    ['__proto__ is just a key', (raw) => Object.defineProperty(raw.routes[0], '__proto__', { value: { public: true }, enumerable: true }), 'routes[0].__proto__: unknown key (allowed: from, to, policy, public, preserve_host, strip_prefix, timeout, websockets, bearer_tokens)'],
   ];
   for (const [name, mutate, expected] of cases) {
     const raw = baseConfig();
