@@ -103,9 +103,10 @@ export function createAccessTokenVerifier(deps: AccessTokenVerifierDeps): Access
     if (!metadata.introspection_endpoint) return { refused: 'opaque tokens cannot be checked with this identity provider' };
     const response = await deps.idp.introspect(token);
     if (response.active !== true) return { refused: 'token is not active' };
-    // RFC 7662 §2.2: token_type is optional; when present it must be an access token's
+    // RFC 7662 makes token_type optional, but an answer without it may be a refresh token (oidc-provider
+    // omits it for exactly those): only an answer that says "Bearer" is an access token we accept
     const type = response.token_type;
-    if (type !== undefined && (typeof type !== 'string' || type.toLowerCase() !== 'bearer')) return { refused: 'token is not a bearer access token' };
+    if (typeof type !== 'string' || type.toLowerCase() !== 'bearer') return { refused: 'token is not a bearer access token' };
     return { claims: response, structured: false };
   }
 

@@ -104,13 +104,15 @@ t.test('introspection: active required, token_type Bearer, iss and aud checked w
       ({
         inactive: { active: false },
         refresh: { active: true, client_id: 'c', token_type: 'refresh_token' },
-        iss: { active: true, client_id: 'c', iss: 'https://evil.test' },
-        aud: { active: true, client_id: 'c', aud: 'https://elsewhere.test' },
-        expired: { active: true, client_id: 'c', exp: nowS() - 3600 },
-        good: { active: true, sub: 'u', client_id: 'c', aud: [AUD], scope: 'x', exp: nowS() + 60 },
+        // oidc-provider's answer for a refresh token: no token_type at all
+        untyped: { active: true, client_id: 'c', sub: 'u' },
+        iss: { active: true, token_type: 'Bearer', client_id: 'c', iss: 'https://evil.test' },
+        aud: { active: true, token_type: 'Bearer', client_id: 'c', aud: 'https://elsewhere.test' },
+        expired: { active: true, token_type: 'Bearer', client_id: 'c', exp: nowS() - 3600 },
+        good: { active: true, token_type: 'Bearer', sub: 'u', client_id: 'c', aud: [AUD], scope: 'x', exp: nowS() + 60 },
       })[token] ?? { active: false },
   });
-  for (const [token, description] of [['inactive', /not active/], ['refresh', /not a bearer/], ['iss', /issuer/], ['aud', /audience/], ['expired', /expired/]] as const) {
+  for (const [token, description] of [['inactive', /not active/], ['refresh', /not a bearer/], ['untyped', /not a bearer/], ['iss', /issuer/], ['aud', /audience/], ['expired', /expired/]] as const) {
     const outcome = await verifier.verify(token);
     t.equal(outcome.ok, false, token);
     if (!outcome.ok) t.match(outcome.description, description, token);
@@ -121,7 +123,7 @@ t.test('introspection: active required, token_type Bearer, iss and aud checked w
 t.test('introspection answers are cached by digest, bounded by the TTL and the token exp; refusals briefly', async (t) => {
   const state = { exp: 0 };
   const { verifier, calls, advance, nowS } = setup({
-    introspection: (token) => (token === 'bad' ? { active: false } : { active: true, client_id: 'c', exp: state.exp }),
+    introspection: (token) => (token === 'bad' ? { active: false } : { active: true, token_type: 'Bearer', client_id: 'c', exp: state.exp }),
   });
   state.exp = nowS() + 3600;
   await verifier.verify('tok');
@@ -154,7 +156,7 @@ t.test('an IdP that cannot answer is a 503, and not cached', async (t) => {
   const { verifier, calls } = setup({
     introspection: () => {
       if (fail) throw new GatewayError('IDP_UNAVAILABLE', 'down');
-      return { active: true, client_id: 'c' };
+      return { active: true, token_type: 'Bearer', client_id: 'c' };
     },
   });
   await t.rejects(verifier.verify('tok'), { code: 'GW_IDP_UNAVAILABLE' });
