@@ -25,6 +25,7 @@ import { createRefreshScheduler } from './refresh/scheduler.js';
 import { createAdminServer } from './server/admin-server.js';
 import { createPortal } from './server/portal.js';
 import { createForwardAuth } from './server/forward-auth.js';
+import { createCookieScope } from './session/cookie-scope.js';
 import { createProxyServer } from './server/proxy-server.js';
 import { createAddressMatcher } from './lib/address-ranges.js';
 import { createSessionStore } from './session/create-store.js';
@@ -162,7 +163,13 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       return auth.startLogin(req, res, ctx, returnTo);
     },
   });
-  const forwardAuth = createForwardAuth({ pipeline, loginUrl: `${publicOrigin}/.portcullis/login` });
+  const cookieScope = createCookieScope({ domain: config.cookie.domain, publicHost: publicUrl.hostname });
+  const forwardAuth = createForwardAuth({
+    pipeline,
+    loginUrl: `${publicOrigin}/.portcullis/login`,
+    handoffUrl: `${publicOrigin}/.portcullis/handoff`,
+    cookieCovers: cookieScope.covers,
+  });
   const portal = createPortal({ auth, store, resolveSession, sessionCookies, metrics, publicOrigin, runtime, clock, forwardAuth });
 
   let everReady = false;

@@ -11,6 +11,10 @@ export interface ForwardAuthDeps {
   pipeline: Pick<Pipeline, 'judge'>;
   /** `${public_url}/.portcullis/login` */
   loginUrl: string;
+  /** `${public_url}/.portcullis/handoff`: for a host the session cookie cannot reach */
+  handoffUrl: string;
+  /** can the session cookie set at public_url reach this host? */
+  cookieCovers(host: string): boolean;
 }
 
 /**
@@ -56,7 +60,9 @@ export function createForwardAuth(deps: ForwardAuthDeps): { auth: Handler; forwa
 
   function signInUrl(original: RequestContext): string {
     const back = `${original.scheme}://${original.host}${original.rawPath}${original.search}`;
-    return `${deps.loginUrl}?rd=${encodeURIComponent(back)}`;
+    // another domain gets its own cookie through the handoff, which reuses a session public_url has
+    const via = deps.cookieCovers(original.host) ? deps.loginUrl : deps.handoffUrl;
+    return `${via}?rd=${encodeURIComponent(back)}`;
   }
 
   function allow(res: ServerResponse, ctx: RequestContext, judgement: Extract<Judgement, { kind: 'allow' }>): void {

@@ -19,6 +19,8 @@ t.before(async () => {
     routes: ({ url, upstream }) => [
       { from: url, to: upstream.url, policy: 'app-admin' },
       { from: `${url}/public`, to: upstream.url, public: true },
+      // another host than public_url's: its cookie comes through the multi-domain handoff
+      { from: url.replace('127.0.0.1', '127.0.0.3'), to: upstream.url, policy: 'app-admin' },
     ],
     config: () => ({ server: { trust_forwarded_headers: ['127.0.0.1', '::1'] } }),
   });
@@ -39,6 +41,13 @@ function traefik(uri: string, extra: Record<string, string> = {}, method = 'GET'
 function ask(headers: Record<string, string>, path = '/.portcullis/forward-auth', localAddress?: string): Promise<PlainResponse> {
   return requestFrom(`${stack.url}${path}`, headers, localAddress ? { localAddress } : {});
 }
+
+t.test('a host the session cookie cannot reach: the sign-in goes through the handoff on public_url', async (t) => {
+  const other = host.replace('127.0.0.1', '127.0.0.3');
+  const res = await ask({ ...traefik('/x?y=1', { accept: BROWSER }), 'X-Forwarded-Host': other });
+  t.equal(res.status, 302);
+  t.equal(res.headers.location, `${stack.url}/.portcullis/handoff?rd=${encodeURIComponent(`http://${other}/x?y=1`)}`);
+});
 
 t.test('a browser without a session: 302 to sign in, and the deep link survives the whole login', async (t) => {
   const deepLink = `${stack.url}/deep/link?x=1&y=%2Fz&q=a+b`;

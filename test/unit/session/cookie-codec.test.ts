@@ -94,19 +94,3 @@ t.test('encode and the factory check their inputs', async (t) => {
   const error = t.throws(() => createSessionCookieCodec('s3cr3t-but-short')) as Error;
   t.notMatch(error.message, /s3cr3t/, 'the secret is not in the message');
 });
-
-t.test('decode is fast enough for every request', async (t) => {
-  const value = codec.encode(newSessionId(), NOW);
-  const rounds = 2000;
-  for (let i = 0; i < rounds; i++) codec.decode(value); // warm up
-  // the best of several batches: other processes on a busy machine only ever slow a batch down
-  let bestUs = Infinity;
-  for (let batch = 0; batch < 5; batch++) {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < rounds; i++) codec.decode(value);
-    bestUs = Math.min(bestUs, Number(process.hrtime.bigint() - start) / rounds / 1000);
-  }
-  t.comment(`decode: ${bestUs.toFixed(2)}µs per call`);
-  // a loose bound: it catches pathological work per call (~5µs is typical), not a busy machine
-  t.ok(bestUs < 250, 'well under 250µs per decode');
-});
