@@ -157,9 +157,8 @@ export function createPipeline(deps: PipelineDeps) {
     }
     const minted = assertionFor(route, session);
     const assertion = typeof minted === 'object' ? await minted : minted;
-    const target: ForwardTarget = { route, ctx, path: `${path}${ctx.search}`, headers: headersFor(req, ctx, route, session, assertion) };
-    if (session) target.session = session;
-    return target;
+    // one shape for every target (session may be undefined): the forwarder's hot path stays monomorphic
+    return { route, ctx, path: `${path}${ctx.search}`, headers: headersFor(req, ctx, route, session, assertion), session };
   }
 
   /**
