@@ -17,6 +17,7 @@ import { createMetrics, recordConfigLoad, type Metrics } from './observability/m
 import { createAccessTokenVerifier } from './oidc/access-tokens.js';
 import { createOidcClient, type OidcClientDeps } from './oidc/client.js';
 import { createAuthEndpoints } from './oidc/endpoints.js';
+import { createConnectionRegistry } from './proxy/connections.js';
 import { createForwarder } from './proxy/forward.js';
 import { createPipeline } from './proxy/pipeline.js';
 import { buildRuntime, type Runtime } from './proxy/runtime.js';
@@ -28,6 +29,7 @@ import { createForwardAuth } from './server/forward-auth.js';
 import { createCookieScope } from './session/cookie-scope.js';
 import { createProxyServer } from './server/proxy-server.js';
 import { createAddressMatcher } from './lib/address-ranges.js';
+import { createEndWitness, createSessionAudit, withAudit } from './session/audit.js';
 import { createSessionStore } from './session/create-store.js';
 import { createRedisKeyStore } from './keys/redis-key-store.js';
 import { createSessionResolver } from './session/resolver.js';
@@ -102,7 +104,12 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     publicHost: publicUrl.hostname,
     clock,
   });
-  const store = createSessionStore(config, { clock, logger: logger.child({ part: 'store' }), metrics });
+  // every start and end made through this store is one audit line, written here (DESIGN: one owner)
+  const audit = createSessionAudit({ logger, replica: replicaId, clock });
+  const store = withAudit(createSessionStore(config, { clock, logger: logger.child({ part: 'store' }), metrics }), audit);
+  // WebSockets and streams of a session, so they end with it on every replica (the store's events say when)
+  const connections = createConnectionRegistry({ store, clock, metrics, logger, idleTimeoutMs: config.session.idle_timeout });
+  const unsubscribe = [store.subscribe(connections.onStoreEvent), store.subscribe(createEndWitness({ store, audit, metrics, logger }))];
   const keysLogger = logger.child({ part: 'keys' });
   // signing keys live where sessions do: in this process, or in Redis shared by every replica
   const keyStore =
@@ -146,7 +153,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     clock,
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
-  const forwarder = createForwarder({ logger, metrics, reservedCookieName: config.cookie.name });
+  const forwarder = createForwarder({ logger, metrics, reservedCookieName: config.cookie.name, connections });
   const pipeline = createPipeline({
     runtime,
     store,
@@ -220,6 +227,11 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     apply(nextConfig, nextRuntime) {
       current = { config: nextConfig, runtime: nextRuntime };
       if (!options.logLevelPinned) logger.level = nextConfig.log.level;
+      // what is already open was judged by the old policy: judge it again (a gone session is the sweep's)
+      connections.rejudge((open) => {
+        const session = store.peek(open.handle);
+        return !session || pipeline.stillAllowed(nextRuntime, { target: open.target, method: open.method, websocket: open.kind === 'websocket' }, session);
+      });
     },
     logLevelPinned: options.logLevelPinned ?? false,
     logger,
@@ -264,6 +276,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     await keyManager.close();
     await keyStore.close();
     await forwarder.close();
+    for (const stop of unsubscribe) stop();
+    connections.close();
     await oidc.close();
     await store.close();
   }

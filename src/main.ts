@@ -120,7 +120,9 @@ async function main(): Promise<number | undefined> {
     case 'sessions': {
       const config = await loadConfigFile(command.configPath, process.env);
       const logger = createLogger({ level: 'warn' });
-      return runSessionsCommand(config, command, { logger, out });
+      // audit lines (one per revoked session) go to stderr as JSON, leaving stdout to the table
+      const auditLogger = createLogger({ level: 'info', destination: process.stderr });
+      return runSessionsCommand(config, command, { logger, out, auditLogger });
     }
     case 'serve':
       if (!command.configPath) return runDemoUntilStopped();

@@ -1,7 +1,9 @@
+import { hostname } from 'node:os';
 import type { Config } from '../config/index.js';
 import { systemClock } from '../lib/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
+import { createSessionAudit, withAudit } from '../session/audit.js';
 import { createSessionStore } from '../session/create-store.js';
 import type { Session } from '../session/types.js';
 
@@ -9,13 +11,23 @@ import type { Session } from '../session/types.js';
 export async function runSessionsCommand(
   config: Config,
   command: { action: 'list' | 'revoke'; user?: string; id?: string; all: boolean },
-  deps: { logger: Logger; out: (line: string) => void },
+  deps: {
+    logger: Logger;
+    out: (line: string) => void;
+    /** where the audit line of each revoked session goes (info level); default `logger` */
+    auditLogger?: Logger;
+  },
 ): Promise<number> {
   if (config.session.store !== 'redis') {
     deps.out('sessions commands need session.store: redis (the memory store lives inside one gateway process)');
     return 1;
   }
-  const store = createSessionStore(config, { clock: systemClock, logger: deps.logger, metrics: createMetrics({ defaultMetrics: false }) });
+  // the operator ends these sessions, so this process writes their audit lines (replicas count them)
+  const audit = createSessionAudit({ logger: deps.auditLogger ?? deps.logger, replica: `cli-${hostname()}-${process.pid}`, clock: systemClock });
+  const store = withAudit(
+    createSessionStore(config, { clock: systemClock, logger: deps.logger, metrics: createMetrics({ defaultMetrics: false }) }),
+    audit,
+  );
   try {
     await withTimeout(store.start(), 15_000, 'the session store did not become ready within 15s');
     const selected: Session[] = [];

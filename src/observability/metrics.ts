@@ -9,6 +9,7 @@ export interface Metrics {
   sessionsActive: Gauge;
   logins: Counter<'result'>;
   logouts: Counter<'kind'>;
+  connectionsClosed: Counter<'reason'>;
   tokenRefresh: Counter<'result'>;
   syncEvents: Counter<'event'>;
   storeUp: Gauge;
@@ -36,11 +37,17 @@ const NON_COMPLIANT_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_re
 export const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** Label values known up front, exported as 0 so rate() and alerts work before the first event. */
-const KNOWN = {
+export const KNOWN = {
   loginResults: ['success', 'failure'],
-  logoutKinds: ['user', 'backchannel', 'frontchannel'],
+  // rp = POST /.portcullis/logout; user = ended on the user's own page; revoked = a refresh the IdP refused
+  logoutKinds: ['rp', 'backchannel', 'frontchannel', 'user', 'operator', 'revoked', 'expired'],
+  /** why the gateway closed an open WebSocket or streaming response (a small, fixed set) */
+  closeReasons: ['logout', 'expired', 'policy', 'shutdown'],
   refreshResults: ['ok', 'refused', 'transient', 'error'],
 } as const;
+
+export type LogoutKind = (typeof KNOWN.logoutKinds)[number];
+export type CloseReason = (typeof KNOWN.closeReasons)[number];
 
 export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
@@ -79,8 +86,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     }),
     logouts: new Counter({
       name: 'portcullis_logouts_total',
-      help: 'Sessions ended, by kind (user, backchannel, frontchannel, revoked, operator, expired)',
+      help: 'Sessions ended, by kind (rp, backchannel, frontchannel, user, operator, revoked, expired)',
       labelNames: ['kind'] as const,
+      registers,
+    }),
+    connectionsClosed: new Counter({
+      name: 'portcullis_connections_closed_total',
+      help: 'Open WebSockets and streaming responses the gateway closed, by reason (logout, expired, policy, shutdown)',
+      labelNames: ['reason'] as const,
       registers,
     }),
     tokenRefresh: new Counter({
@@ -117,6 +130,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   metrics.buildInfo.set({ version: options.version ?? 'unknown', node: process.version }, 1);
   for (const result of KNOWN.loginResults) metrics.logins.inc({ result }, 0);
   for (const kind of KNOWN.logoutKinds) metrics.logouts.inc({ kind }, 0);
+  for (const reason of KNOWN.closeReasons) metrics.connectionsClosed.inc({ reason }, 0);
   for (const result of KNOWN.refreshResults) metrics.tokenRefresh.inc({ result }, 0);
   return metrics;
 }

@@ -126,7 +126,6 @@ export function createLoginFlow(ctx0: AuthContext) {
       }
       const cookie = sessionCookies.issue(id, now, cookieMaxAgeSeconds(record, now, config.session.idle_timeout));
       metrics.logins.inc({ result: 'success' });
-      log.info({ user: record.user.sub, session: record.handle, idpSid: Boolean(record.idpSid) }, 'signed in');
       await finish(res, ctx, id, transaction.returnTo, [...setCookies, cookie]);
     } catch (error) {
       metrics.logins.inc({ result: 'failure' });

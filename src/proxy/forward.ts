@@ -6,7 +6,9 @@ import type { RequestContext } from '../http/context.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { CompiledRoute } from '../routes/types.js';
+import type { Session } from '../session/types.js';
 import { createCookieNamespace } from '../http/cookies.js';
+import type { ConnectionRegistry, OpenConnection } from './connections.js';
 import { filterResponseHeaders, withoutGatewayCookies, type UpstreamHeaders } from './headers.js';
 import { createUpgrader } from './upgrade.js';
 import { classifyUpstreamError, errorCode } from './upstream-errors.js';
@@ -20,6 +22,8 @@ export interface ForwardTarget {
   headers: UpstreamHeaders;
   /** the request's context: the forwarder notes the upstream's response time on it */
   ctx?: RequestContext;
+  /** the session admitted: its open WebSockets and streams end with it */
+  session?: Session;
 }
 
 export interface Forwarder {
@@ -46,6 +50,8 @@ export interface ForwarderDeps {
   connectTimeoutMs?: number;
   /** the gateway's own cookie: an upstream may never set (or delete) it or any in its namespace */
   reservedCookieName?: string;
+  /** where responses and WebSockets of a session are tracked while open, so they end with it */
+  connections?: ConnectionRegistry;
 }
 
 function asList(value: OutgoingHttpHeader): string[] {
@@ -59,10 +65,16 @@ type Settle = (error?: GatewayError) => void;
  * arrives, with backpressure both ways (a slow client pauses the upstream read; the request body
  * is piped and so paused by undici's socket), and no promise chain or stream adapter per request.
  */
-class Exchange implements Dispatcher.DispatchHandler {
+class Exchange implements Dispatcher.DispatchHandler, OpenConnection {
   controller: Dispatcher.DispatchController | undefined;
   /** the client went away before the response ended: abort upstream, render nothing */
   clientGone = false;
+  /** the gateway ended the response (its session ended): abort upstream, render nothing */
+  cut = false;
+  readonly kind = 'stream';
+  /** the upstream's response declared its length: cutting it short must not look complete */
+  private sized = false;
+  private tracked = false;
   done = false;
   /** writing the upstream's status/headers failed: the upstream's answer was malformed */
   headError = false;
@@ -77,8 +89,31 @@ class Exchange implements Dispatcher.DispatchHandler {
     readonly isGatewayCookie: ((name: string) => boolean) | undefined,
     readonly fail: (exchange: Exchange, error: unknown) => GatewayError | undefined,
     readonly settle: Settle,
-    readonly ctx: RequestContext | undefined,
+    readonly target: ForwardTarget,
+    readonly connections: ConnectionRegistry | undefined,
   ) {}
+
+  get ctx(): RequestContext | undefined {
+    return this.target.ctx;
+  }
+
+  get handle(): string {
+    return this.target.session?.handle ?? '';
+  }
+
+  get method(): string {
+    return this.req.method ?? 'GET';
+  }
+
+  /** The session ended (or the policy changed): end the response where it stands. */
+  close(): void {
+    if (this.done) return;
+    this.cut = true;
+    this.controller?.abort(new Error('the session of this response ended'));
+    // a chunked stream (SSE) ends cleanly, so the client sees its end; a sized body is cut
+    if (this.sized) this.res.destroy();
+    else this.res.end();
+  }
 
   readonly onClientClose = (): void => {
     // the response did not finish: the client left (or the socket broke); stop the upstream side
@@ -113,6 +148,12 @@ class Exchange implements Dispatcher.DispatchHandler {
       const own = res.getHeader('set-cookie');
       if (upstreamCookies !== undefined && own !== undefined) out['set-cookie'] = [...asList(own), ...asList(upstreamCookies)];
       res.writeHead(statusCode, out);
+      this.sized = headers['content-length'] !== undefined;
+      if (this.connections && this.target.session) {
+        // a Map set and delete: cheap enough for every response, and a stream need not announce itself
+        this.connections.add(this);
+        this.tracked = true;
+      }
     } catch (error) {
       this.headError = true;
       this.controller?.abort(error as Error);
@@ -120,6 +161,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    // ended by close(): what the upstream still had in flight is dropped
+    if (this.cut) return;
     if (this.res.write(chunk) || this.draining) return;
     // a slow reader: stop reading from the upstream until the client has taken what it has
     this.draining = true;
@@ -135,7 +178,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     this.finish();
-    if (this.clientGone) return this.settle();
+    if (this.clientGone || this.cut) return this.settle();
     const { req, body } = this;
     if (body && !req.complete) {
       // let node:http read and discard the rest of the upload so the error response can be read
@@ -147,6 +190,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   private finish(): void {
     this.done = true;
+    if (this.tracked) this.connections!.remove(this);
     this.res.off('close', this.onClientClose);
     if (this.draining) this.res.off('drain', this.onDrain);
   }
@@ -168,7 +212,12 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     connect: { timeout: deps.connectTimeoutMs ?? 10_000 },
     keepAliveTimeout: 4_000,
   });
-  const upgrader = createUpgrader({ logger: log, metrics, ...(isGatewayCookie ? { isGatewayCookie } : {}) });
+  const upgrader = createUpgrader({
+    logger: log,
+    metrics,
+    ...(isGatewayCookie ? { isGatewayCookie } : {}),
+    ...(deps.connections ? { connections: deps.connections } : {}),
+  });
 
   function forward(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): Promise<void> {
     const { route } = target;
@@ -187,7 +236,17 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       headers = rest;
     }
     return new Promise<void>((resolve, reject) => {
-      const exchange = new Exchange(req, res, route, body, isGatewayCookie, failure, (error) => (error ? reject(error) : resolve()), target.ctx);
+      const exchange = new Exchange(
+        req,
+        res,
+        route,
+        body,
+        isGatewayCookie,
+        failure,
+        (error) => (error ? reject(error) : resolve()),
+        target,
+        deps.connections,
+      );
       res.once('close', exchange.onClientClose);
       agent.dispatch(
         {

@@ -192,7 +192,26 @@ export function createPipeline(deps: PipelineDeps) {
     }
     const minted = assertionFor(route, who);
     const assertion = typeof minted === 'object' ? await minted : minted;
-    return { route, ctx, path: `${path}${ctx.search}`, headers: headersFor(req, ctx, route, who, assertion) };
+    // one shape for every target (session may be undefined): the forwarder's hot path stays monomorphic
+    return { route, ctx, path: `${path}${ctx.search}`, headers: headersFor(req, ctx, route, who, assertion), session: access.kind === 'session' ? access.session : undefined };
+  }
+
+  /**
+   * After a reload: would the new runtime still admit this open connection, as its session is
+   * now? The same route match and policy as a new request gets; a route gone, turned off for
+   * WebSockets or moved elsewhere denies. Pure: nothing is logged or thrown.
+   */
+  function stillAllowed(runtime: Runtime, opened: { target: ForwardTarget; method: string; websocket: boolean }, session: Session): boolean {
+    const ctx = opened.target.ctx;
+    if (!ctx) return true;
+    const route = runtime.routes.match(ctx.scheme, ctx.host, ctx.path);
+    if (!route || route.to.origin !== opened.target.route.to.origin) return false;
+    if (opened.websocket && !route.websockets) return false;
+    if (route.public) return true;
+    const path = upstreamPath(route, ctx);
+    const policy = route.policy === undefined ? undefined : runtime.policies.get(route.policy);
+    if (!policy || policy.caseConfusable(path)) return false;
+    return policy.evaluate(toSubject(session), { method: opened.method, path }).allow;
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
@@ -240,7 +259,7 @@ export function createPipeline(deps: PipelineDeps) {
     deps.forwarder.upgrade(req, socket, head, await admit(req, ctx, runtime, route, access));
   }
 
-  return { handle, upgrade, judge };
+  return { handle, upgrade, judge, stillAllowed };
 }
 
 export type Pipeline = ReturnType<typeof createPipeline>;

@@ -3,11 +3,12 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { CloseReason, Metrics } from '../observability/metrics.js';
+import type { ConnectionRegistry, OpenConnection } from './connections.js';
 import type { ForwardTarget } from './forward.js';
 import { withoutGatewayCookies } from './headers.js';
 import { classifyUpstreamError, errorCode } from './upstream-errors.js';
-import { closeAtBoundary, FrameBoundary, trackFrames, type RelayDirection } from './ws-frames.js';
+import { closeAtBoundary, FrameBoundary, GOING_AWAY, POLICY_VIOLATION, trackFrames, type RelayDirection } from './ws-frames.js';
 
 export interface Upgrader {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: ForwardTarget): void;
@@ -33,8 +34,21 @@ interface Passage {
   release?: () => void;
   /** both directions of the relay once upgraded, each with the function that stops tracking it */
   relay?: Array<{ direction: RelayDirection; untrack: () => void }>;
-  goingAway: boolean;
+  /** a Close frame is on its way (shutdown, or the session ended) */
+  closing: boolean;
+  /** its entry in the connection registry, when it belongs to a session */
+  connection?: OpenConnection;
 }
+
+/** How long a closed WebSocket's peers get to answer the Close frame before the sockets are cut. */
+const CLOSE_GRACE_MS = 1000;
+
+/** The Close frame's reason (RFC 6455 §7.1.6: short, for people debugging, not for users). */
+const CLOSE_TEXT: Record<Exclude<CloseReason, 'shutdown'>, string> = {
+  logout: 'session ended',
+  expired: 'session expired',
+  policy: 'policy',
+};
 
 /** A WebSocket client must wait for the 101; more than this before it is a misbehaving client. */
 const MAX_EARLY_BYTES = 64 * 1024;
@@ -71,7 +85,12 @@ function isWebSocket(req: IncomingMessage): boolean {
  * client sent is merged back in), the handshake is bounded by the route timeout, and every
  * error ends the client socket with a plain 502/504 instead of an uncaught 'error' event.
  */
-export function createUpgrader(deps: { logger: Logger; metrics: Metrics; isGatewayCookie?: (name: string) => boolean }): Upgrader {
+export function createUpgrader(deps: {
+  logger: Logger;
+  metrics: Metrics;
+  isGatewayCookie?: (name: string) => boolean;
+  connections?: ConnectionRegistry;
+}): Upgrader {
   const { logger: log, metrics } = deps;
   const passages = new WeakMap<IncomingMessage, Passage>();
   const open = new Map<Socket, Passage>();
@@ -122,10 +141,12 @@ export function createUpgrader(deps: { logger: Logger; metrics: Metrics; isGatew
       passage.upgraded = true;
       open.set(passage.socket, passage);
       settle();
+      const fromClient = new FrameBoundary();
       passage.relay = [
         { from: proxySocket, to: passage.socket, frames: new FrameBoundary(), toServer: false },
-        { from: passage.socket, to: proxySocket, frames: new FrameBoundary(), toServer: true },
+        { from: passage.socket, to: proxySocket, frames: fromClient, toServer: true },
       ].map((direction) => ({ direction, untrack: trackFrames(direction) }));
+      track(passage, fromClient);
       // http-proxy-3 pipes the sockets right after this listener; the close frames go out after that
       if (shutdownDeadline !== undefined) {
         const deadline = shutdownDeadline;
@@ -170,7 +191,7 @@ export function createUpgrader(deps: { logger: Logger; metrics: Metrics; isGatew
       endWithStatus(socket, req.method === 'GET' ? 501 : 400, 'Only WebSocket upgrades are supported');
       return;
     }
-    const passage: Passage = { target, socket, upgraded: false, timedOut: false, clientGone: false, goingAway: false };
+    const passage: Passage = { target, socket, upgraded: false, timedOut: false, clientGone: false, closing: false };
     passages.set(req, passage);
     socket.on('error', () => {
       passage.clientGone = true;
@@ -185,6 +206,7 @@ export function createUpgrader(deps: { logger: Logger; metrics: Metrics; isGatew
     };
     socket.once('close', () => {
       open.delete(socket);
+      if (passage.connection) deps.connections?.remove(passage.connection);
       abandon();
     });
     try {
@@ -223,16 +245,48 @@ export function createUpgrader(deps: { logger: Logger; metrics: Metrics; isGatew
     };
   }
 
-  /** RFC 6455 §7.4.1 1001 "going away" to the client and to the upstream, then a hard stop. */
-  function sayGoingAway(passage: Passage, remainingMs: number): void {
-    if (passage.goingAway || !passage.relay || passage.socket.destroyed) return;
-    passage.goingAway = true;
-    for (const { direction, untrack } of passage.relay) closeAtBoundary(direction, untrack);
+  /**
+   * A WebSocket of a session is tracked until it closes, so it ends with the session. Activity is
+   * the client's data frames only: a page someone watches without touching it is idle, and the
+   * pongs a browser sends by itself are no sign of anyone there.
+   */
+  function track(passage: Passage, fromClient: FrameBoundary): void {
+    const { connections } = deps;
+    if (!connections || !passage.target.session) return;
+    let seen = fromClient.dataFrames;
+    passage.connection = {
+      handle: passage.target.session.handle,
+      kind: 'websocket',
+      target: passage.target,
+      method: 'GET',
+      takeActivity() {
+        const active = fromClient.dataFrames !== seen;
+        seen = fromClient.dataFrames;
+        return active;
+      },
+      close: (reason) => closeBoth(passage, reason === 'shutdown' ? GOING_AWAY : POLICY_VIOLATION, reason === 'shutdown' ? '' : CLOSE_TEXT[reason], CLOSE_GRACE_MS),
+    };
+    connections.add(passage.connection);
+  }
+
+  /** A Close frame each way at the next frame boundary (RFC 6455 §7.4.1), then a hard stop after `graceMs`. */
+  function closeBoth(passage: Passage, code: number, reason: string, graceMs: number): boolean {
+    if (passage.closing || !passage.relay || passage.socket.destroyed) return false;
+    passage.closing = true;
+    for (const { direction, untrack } of passage.relay) closeAtBoundary(direction, untrack, { code, reason });
     const cut = setTimeout(() => {
       for (const { direction } of passage.relay ?? []) direction.to.destroy();
-    }, Math.max(0, remainingMs));
+    }, Math.max(0, graceMs));
     cut.unref();
     passage.socket.once('close', () => clearTimeout(cut));
+    return true;
+  }
+
+  /** Shutdown: 1001 "going away" to the client and to the upstream, then a hard stop. */
+  function sayGoingAway(passage: Passage, remainingMs: number): void {
+    // the registry no longer answers for it: a session ending meanwhile finds it gone
+    if (passage.connection) deps.connections?.remove(passage.connection);
+    if (closeBoth(passage, GOING_AWAY, '', remainingMs)) metrics.connectionsClosed.inc({ reason: 'shutdown' });
   }
 
   return {

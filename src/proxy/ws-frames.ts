@@ -11,6 +11,8 @@ export class FrameBoundary {
   private header: number[] = [];
   /** payload bytes of the current frame still to come */
   private payloadLeft = 0;
+  /** data frames (text, binary, continuation) begun so far; control frames (ping, pong, close) do not count */
+  dataFrames = 0;
 
   /** true between frames */
   get atBoundary(): boolean {
@@ -46,6 +48,8 @@ export class FrameBoundary {
     const extended = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
     const mask = h[1]! & 0x80 ? 4 : 0;
     if (h.length < 2 + extended + mask) return;
+    // opcodes 0x0-0x2 carry data (RFC 6455 §5.2); a browser answers pings by itself, so pongs are no sign of a user
+    if ((h[0]! & 0x0f) <= 0x2) this.dataFrames++;
     const bytes = Buffer.from(h);
     this.payloadLeft = extended === 2 ? bytes.readUInt16BE(2) : extended === 8 ? Number(bytes.readBigUInt64BE(2)) : len7;
     this.header = [];
@@ -53,14 +57,28 @@ export class FrameBoundary {
 }
 
 /** Close status 1001 "going away" (RFC 6455 §7.4.1): the server is shutting down. */
-const GOING_AWAY = Buffer.from([0x03, 0xe9]);
+export const GOING_AWAY = 1001;
+/** Close status 1008 "policy violation" (§7.4.1): the session ended, or the policy no longer admits it. */
+export const POLICY_VIOLATION = 1008;
 
-/** A Close frame carrying 1001; frames towards a server must be masked (§5.3), towards a client not. */
-export function goingAwayFrame(masked: boolean): Buffer {
-  if (!masked) return Buffer.concat([Buffer.from([0x88, GOING_AWAY.length]), GOING_AWAY]);
+/**
+ * A Close frame carrying `code` and a short UTF-8 `reason` (a control frame's payload is at most
+ * 125 bytes, §5.5); frames towards a server must be masked (§5.3), towards a client not.
+ */
+export function closeFrame(code: number, reason: string, masked: boolean): Buffer {
+  const text = Buffer.from(reason, 'utf8').subarray(0, 123);
+  const body = Buffer.alloc(2 + text.length);
+  body.writeUInt16BE(code, 0);
+  text.copy(body, 2);
+  if (!masked) return Buffer.concat([Buffer.from([0x88, body.length]), body]);
   const key = randomBytes(4);
-  const payload = Buffer.from(GOING_AWAY.map((b, i) => b ^ key[i % 4]!));
+  const payload = Buffer.from(body.map((b, i) => b ^ key[i % 4]!));
   return Buffer.concat([Buffer.from([0x88, 0x80 | payload.length]), key, payload]);
+}
+
+/** A Close frame carrying 1001 without a reason (shutdown). */
+export function goingAwayFrame(masked: boolean): Buffer {
+  return closeFrame(GOING_AWAY, '', masked);
 }
 
 /** One direction of a relayed WebSocket: bytes flow `from` → `to` (piped by http-proxy-3). */
@@ -82,17 +100,18 @@ export function trackFrames(direction: RelayDirection): () => void {
 }
 
 /**
- * Stops the pipe, relays the rest of the frame in progress by hand, then sends `to` a 1001 Close
- * frame; what `from` sends afterwards (its own Close reply) is read and dropped.
+ * Stops the pipe, relays the rest of the frame in progress by hand, then sends `to` a Close frame
+ * (1001 unless `close` says otherwise); what `from` sends afterwards (its own Close reply) is
+ * read and dropped.
  */
-export function closeAtBoundary(direction: RelayDirection, untrack: () => void): void {
+export function closeAtBoundary(direction: RelayDirection, untrack: () => void, close: { code: number; reason: string } = { code: GOING_AWAY, reason: '' }): void {
   const { from, to, frames } = direction;
   untrack();
   from.unpipe(to);
   const finish = (): void => {
     from.off('data', relayRest);
     // the Close frame is the last thing this side sends; the peer's reply still arrives (half-close)
-    if (to.writable) to.end(goingAwayFrame(direction.toServer));
+    if (to.writable) to.end(closeFrame(close.code, close.reason, direction.toServer));
   };
   const relayRest = (chunk: Buffer): void => {
     const cut = frames.consume(chunk, true);

@@ -75,8 +75,8 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
   /** Ends a session for good with a `revoked` tombstone that reaches every replica. */
   async function end(handle: string): Promise<AttemptResult> {
     try {
-      // idempotent: a session already logged out keeps its first tombstone
-      await store.remove(handle, 'revoked');
+      // idempotent: a session already logged out keeps its first tombstone (and was counted then)
+      if (await store.remove(handle, 'revoked')) metrics.logouts.inc({ kind: 'revoked' });
     } catch (err) {
       // not retried: the IdP already refused this grant; any replica that tries it again ends it
       count('error');

@@ -78,7 +78,7 @@ export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
     if (!record) return undefined;
     if (isLive(record, now, idleTimeoutMs)) return record;
     drop(record);
-    hub.emit({ kind: 'expired', handle });
+    hub.emit({ kind: 'expired', handle, sub: record.user.sub });
     return undefined;
   }
 

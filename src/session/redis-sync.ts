@@ -23,8 +23,8 @@ export function createSync(ctx: StoreContext): Sync {
   const { keys, mirror, backend, logger } = ctx;
   const pendingSessions = new Set<string>();
   const pendingTombstones = new Set<string>();
-  /** records deleted by someone: a tombstone tells why; without one it was a bare DEL */
-  const pendingDeletes = new Set<string>();
+  /** records deleted by someone: a tombstone tells why; without one it was a bare DEL (→ the user, if known) */
+  const pendingDeletes = new Map<string, string | undefined>();
   const lookups = new Map<string, Promise<Session | undefined>>();
   let scheduled = false;
 
@@ -41,8 +41,8 @@ export function createSync(ctx: StoreContext): Sync {
   const flush = async (): Promise<void> => {
     scheduled = false;
     const sessions = [...pendingSessions];
-    const tombstones = [...new Set([...pendingTombstones, ...pendingDeletes])];
-    const deletes = new Set(pendingDeletes);
+    const tombstones = [...new Set([...pendingTombstones, ...pendingDeletes.keys()])];
+    const deletes = new Map(pendingDeletes);
     pendingSessions.clear();
     pendingTombstones.clear();
     pendingDeletes.clear();
@@ -70,9 +70,13 @@ export function createSync(ctx: StoreContext): Sync {
         }
         const tombstone = typeof value === 'string' ? decodeTombstone(value, read.handle) : undefined;
         if (tombstone) applyTombstone(ctx, tombstone);
-        else if (deletes.has(read.handle) && !mirror.tombstoneOf(read.handle)) ctx.emit({ kind: 'expired', handle: read.handle });
+        else if (deletes.has(read.handle) && !mirror.tombstoneOf(read.handle)) expired(read.handle, deletes.get(read.handle));
       });
     }
+  };
+
+  const expired = (handle: string, sub: string | undefined): void => {
+    ctx.emit(sub === undefined ? { kind: 'expired', handle } : { kind: 'expired', handle, sub });
   };
 
   const schedule = (): void => {
@@ -99,11 +103,12 @@ export function createSync(ctx: StoreContext): Sync {
         pendingSessions.add(handle);
         schedule();
       } else if (event === 'expired' || event === 'evicted') {
-        mirror.drop(handle);
-        if (!mirror.tombstoneOf(handle)) ctx.emit({ kind: 'expired', handle });
+        const dropped = mirror.drop(handle);
+        if (!mirror.tombstoneOf(handle)) expired(handle, dropped?.user.sub);
       } else if (event === 'del') {
-        if (mirror.drop(handle) || !mirror.tombstoneOf(handle)) {
-          pendingDeletes.add(handle);
+        const dropped = mirror.drop(handle);
+        if (dropped || !mirror.tombstoneOf(handle)) {
+          pendingDeletes.set(handle, dropped?.user.sub ?? pendingDeletes.get(handle));
           schedule();
         }
       }

@@ -7,8 +7,11 @@ import type { Session, SessionRecord, Tombstone, TombstoneReason } from './types
 export type StoreEvent =
   | { kind: 'set'; session: Session }
   | { kind: 'tombstone'; tombstone: Tombstone }
-  /** the record's TTL ran out (idle or absolute expiry); no tombstone is written for that */
-  | { kind: 'expired'; handle: string }
+  /**
+   * the record's TTL ran out (idle or absolute expiry); no tombstone is written for that.
+   * `sub` is the user's when this replica held the session.
+   */
+  | { kind: 'expired'; handle: string; sub?: string }
   /** a (re)sync finished: listeners should reconcile with `snapshot()` */
   | { kind: 'resync'; sessions: number }
   | { kind: 'up' }

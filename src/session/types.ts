@@ -47,7 +47,11 @@ export interface SessionRecord extends Session {
   tokens: SessionTokens;
 }
 
-export type TombstoneReason = 'logout' | 'backchannel' | 'revoked' | 'expired' | 'operator' | 'user' | 'replaced' | 'frontchannel';
+/**
+ * Why a session ended. `logout` is the RP-initiated sign-out (POST /.portcullis/logout); `user` is
+ * the user ending a session on their own page; `revoked` a refresh the IdP refused.
+ */
+export type TombstoneReason = 'logout' | 'backchannel' | 'frontchannel' | 'revoked' | 'expired' | 'operator' | 'user' | 'replaced';
 
 /** What a deletion leaves behind: who was logged out and why. */
 export interface Tombstone {

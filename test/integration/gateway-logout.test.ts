@@ -71,7 +71,8 @@ t.test('logout without a session still clears the cookie and signs out', async (
   t.ok(res.setCookies.some((c) => /^_portcullis=;.*Max-Age=0/.test(c)), 'the garbage cookie is deleted');
 });
 
-t.test('the metrics count user logouts', async (t) => {
+t.test('the metrics count RP-initiated logouts as rp', async (t) => {
   const text = await (await fetch(`${stack.adminUrl}/metrics`)).text();
-  t.match(text, /portcullis_logouts_total\{kind="user"\} [1-9]/);
+  t.match(text, /portcullis_logouts_total\{kind="rp"\} [1-9]/);
+  t.match(text, /portcullis_logouts_total\{kind="user"\} 0/, 'the user page\'s kind is not used for them');
 });

@@ -48,6 +48,8 @@ export interface StackOptions {
   clock?: Clock;
   /** policies_dir relative to test/fixtures (default "policies") */
   policiesDir?: string;
+  /** gateway.reload() builds the config again (calling `config` and `routes` anew) */
+  reloadable?: boolean;
 }
 
 export interface Stack {
@@ -95,29 +97,33 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     for (let i = 0; i < count; i++) {
       const url = urls[i]!;
       const ctx = { url, upstream, port: ports[i]!, ports };
-      const extra = options.config?.(ctx) ?? {};
-      const section = (name: string) => (extra[name] ?? {}) as Record<string, unknown>;
-      const store = options.store ?? { kind: 'memory' };
-      const raw = {
-        ...extra,
-        server: { listen: `127.0.0.1:${ports[i]}`, admin_listen: `127.0.0.1:${adminPorts[i]}`, public_url: url, ...section('server') },
-        idp: { issuer, client_id: TEST_CLIENT_ID, client_secret: TEST_CLIENT_SECRET, allow_insecure_http: true, ...section('idp') },
-        cookie: { secret: COOKIE_SECRET, ...section('cookie') },
-        session: {
-          store: store.kind,
-          ...(store.kind === 'redis' ? { redis: { url: store.url, key_prefix: store.keyPrefix ?? 'portcullis:' } } : {}),
-          ...section('session'),
-        },
-        routes: options.routes?.(ctx) ?? [{ from: url, to: upstream.url, policy: 'everyone', websockets: true }],
-        policies_dir: options.policiesDir ?? 'policies',
-        log: { level: options.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent' },
+      const rawConfig = () => {
+        const extra = options.config?.(ctx) ?? {};
+        const section = (name: string) => (extra[name] ?? {}) as Record<string, unknown>;
+        const store = options.store ?? { kind: 'memory' };
+        return {
+          ...extra,
+          server: { listen: `127.0.0.1:${ports[i]}`, admin_listen: `127.0.0.1:${adminPorts[i]}`, public_url: url, ...section('server') },
+          idp: { issuer, client_id: TEST_CLIENT_ID, client_secret: TEST_CLIENT_SECRET, allow_insecure_http: true, ...section('idp') },
+          cookie: { secret: COOKIE_SECRET, ...section('cookie') },
+          session: {
+            store: store.kind,
+            ...(store.kind === 'redis' ? { redis: { url: store.url, key_prefix: store.keyPrefix ?? 'portcullis:' } } : {}),
+            ...section('session'),
+          },
+          routes: options.routes?.(ctx) ?? [{ from: url, to: upstream.url, policy: 'everyone', websockets: true }],
+          policies_dir: options.policiesDir ?? 'policies',
+          log: { level: options.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent' },
+        };
       };
-      const config = parseConfig(raw, { baseDir: FIXTURES, env: process.env });
+      const parse = () => parseConfig(rawConfig(), { baseDir: FIXTURES, env: process.env });
+      const config = parse();
       const gateway = createGateway(config, {
         logger: createLogger({ level: config.log.level, name: `gw${i}`, ...(options.logDestination ? { destination: options.logDestination } : {}) }),
         replicaId: `replica-${i}`,
         ...(options.clock ? { clock: options.clock } : {}),
         oidc: { discoveryRetryInitialMs: 100, discoveryRetryMaxMs: 500 },
+        ...(options.reloadable ? { reloadSource: { configPath: '(test)', load: async () => parse() } } : {}),
       });
       await gateway.listen();
       replicas.push({ gateway, config, url, adminUrl: `http://127.0.0.1:${adminPorts[i]}` });

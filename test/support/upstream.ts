@@ -36,10 +36,19 @@ export interface UpstreamOptions {
 
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
+function serveEvents(res: ServerResponse): void {
+  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' });
+  res.write('data: hello\n\n');
+  const timer = setInterval(() => res.write(': still here\n\n'), 200);
+  res.on('close', () => clearInterval(timer));
+}
+
 /**
  * A real upstream for tests: answers every request with JSON describing exactly what it got
  * (method, url, headers, body). Query parameters steer it: `__status=NNN` sets the status,
- * `__delay=MS` waits before answering (timeouts), `__set_cookie=a=b` adds a Set-Cookie.
+ * `__delay=MS` waits before answering (timeouts), `__set_cookie=a=b` adds a Set-Cookie, `__sse=1`
+ * answers with a Server-Sent Events stream that never ends by itself (one event, then a comment
+ * every 200 ms).
  * WebSocket upgrades get a hand-written 101 and every byte sent afterwards is echoed back raw,
  * which is enough to prove an upgrade passed through the gateway.
  */
@@ -66,6 +75,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
         requests.push(record);
         if (options.handle && (await options.handle(req, res, record))) return;
         const query = new URL(record.url, 'http://upstream.invalid').searchParams;
+        if (query.has('__sse')) return serveEvents(res);
         const delay = Number(query.get('__delay') ?? 0);
         if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
         if (res.destroyed) return;

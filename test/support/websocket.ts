@@ -49,3 +49,28 @@ export function clientFrame(payload: Buffer, opcode = 0x1): Buffer {
 
 /** The Close frame a server sends with status 1001 "going away" (unmasked, §5.5.1). */
 export const GOING_AWAY_FRAME = Buffer.from([0x88, 0x02, 0x03, 0xe9]);
+
+/** The (first, unmasked) Close frame among the frames received, with its status code and reason, if there is one. */
+export function closeFrameIn(received: Buffer): { code: number; reason: string } | undefined {
+  let i = 0;
+  while (i + 2 <= received.length) {
+    const opcode = received[i]! & 0x0f;
+    const masked = (received[i + 1]! & 0x80) !== 0; // the test upstream echoes clients' masked frames as they are
+    let length = received[i + 1]! & 0x7f;
+    let at = i + 2;
+    if (length === 126) {
+      length = received.readUInt16BE(at);
+      at += 2;
+    } else if (length === 127) {
+      length = Number(received.readBigUInt64BE(at));
+      at += 8;
+    }
+    if (masked) at += 4;
+    if (opcode === 0x8) {
+      const payload = received.subarray(at, at + length);
+      return { code: payload.length >= 2 ? payload.readUInt16BE(0) : 1005, reason: payload.subarray(2).toString('utf8') };
+    }
+    i = at + length;
+  }
+  return undefined;
+}

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { FrameBoundary, goingAwayFrame } from '../../../src/proxy/ws-frames.js';
+import { closeFrame, FrameBoundary, goingAwayFrame } from '../../../src/proxy/ws-frames.js';
 
 /** Frame boundaries across every way a relay can cut a byte stream into chunks. */
 function frame(payloadLength: number, masked: boolean): Buffer {
@@ -44,4 +44,22 @@ t.test('the 1001 Close frame, unmasked to clients and masked to servers', async 
   t.equal(masked[1], 0x82, 'mask bit and length 2');
   const key = masked.subarray(2, 6);
   t.same([masked[6]! ^ key[0]!, masked[7]! ^ key[1]!], [0x03, 0xe9]);
+});
+
+t.test('a 1008 Close frame with a reason; data frames counted, control frames not', async (t) => {
+  const plain = closeFrame(1008, 'session ended', false);
+  t.same([...plain.subarray(0, 4)], [0x88, 2 + 13, 0x03, 0xf0]);
+  t.equal(plain.subarray(4).toString(), 'session ended');
+  const masked = closeFrame(1008, 'policy', true);
+  const key = masked.subarray(2, 6);
+  const body = Buffer.from(masked.subarray(6).map((b, i) => b ^ key[i % 4]!));
+  t.equal(masked[1], 0x80 | 8);
+  t.equal(body.readUInt16BE(0), 1008);
+  t.equal(body.subarray(2).toString(), 'policy');
+  t.ok(closeFrame(1008, 'x'.repeat(400), false).length <= 2 + 125, 'a control frame stays within 125 bytes');
+
+  const tracker = new FrameBoundary();
+  const pong = Buffer.from([0x8a, 0x80, 1, 2, 3, 4]);
+  tracker.consume(Buffer.concat([pong, frame(5, true), pong]));
+  t.equal(tracker.dataFrames, 1, 'a pong is no sign of a user; a binary frame is');
 });
