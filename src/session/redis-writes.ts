@@ -82,7 +82,7 @@ export function createWrites(
         written.lastSeenAt = Number(result[1]);
         unindexMoved(ctx, current, written);
         if (queueScore(written) !== queueScore(current)) requeueAfterWrite(ctx, written);
-        applySession(ctx, toSession(structuredClone(written)));
+        applySession(ctx, toSession(structuredClone(written)), false);
         return written;
       }
       throw new Error(`session update kept conflicting after ${UPDATE_ATTEMPTS} attempts`);
