@@ -78,8 +78,7 @@ export async function runScale(options: BenchOptions, tool: LoadTool): Promise<v
     console.log(`portcullis bench scale: ${options.sessions.toLocaleString('en')} sessions (${bound}), ${options.logouts} logouts, load by ${tool.describe}`);
 
     // 1. sessions into Redis, through the store's own code
-    // a bounded run also fills replica A's mirror to its bound with that many seeded sessions
-    const keep = Math.max(options.logouts + 1, options.mirrorMax);
+    const keep = options.logouts + 1;
     const seed = await startNodeChild<{ seconds: number; cpuSeconds: number; sessions: number; keep: SeededSession[] }>(
       new URL('./scale/seed.js', import.meta.url),
       [JSON.stringify({ spec: spec(0, PREFIX), count: options.sessions, keep })],
@@ -95,7 +94,10 @@ export async function runScale(options: BenchOptions, tool: LoadTool): Promise<v
 
     // 2. replicas, cold: one on an empty prefix (what a replica costs with no sessions), then two on the sessions
     const fillFile = join(tmpdir(), `portcullis-bench-fill-${process.pid}.txt`);
-    writeFileSync(fillFile, `${seed.hello.keep.slice(0, options.mirrorMax).map((s) => s.handle).join('\n')}\n`);
+    // a bounded run fills replica A's mirror to its bound: that many seeded handles, from the refresh queue
+    // (the seed's own hello line stays small: a child's first line is its whole report)
+    const fillHandles = options.mirrorMax > 0 ? await redis.client().zrange(`${PREFIX}r`, 0, options.mirrorMax - 1) : [];
+    writeFileSync(fillFile, `${fillHandles.join('\n')}\n`);
     const startReplica = async (n: number, keyPrefix: string, extra: { probeCookie?: string; fillFile?: string } = {}): Promise<{ child: Child; report: ReplicaReport }> => {
       const { child, hello } = await startNodeChild<ReplicaReport>(
         new URL('./scale/replica.js', import.meta.url),
@@ -141,7 +143,7 @@ export async function runScale(options: BenchOptions, tool: LoadTool): Promise<v
     const [load, ...toLogOut] = seed.hello.keep;
     const propagation = await measureLogoutPropagation({
       replicas: [urls[0]!, urls[1]!],
-      sessions: toLogOut.slice(0, options.logouts),
+      sessions: toLogOut,
       observer,
       tool,
       loadHeaders: { cookie: load!.cookie },

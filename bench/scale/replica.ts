@@ -12,11 +12,13 @@ import { gatewayConfig, type GatewaySpec } from '../targets/gateway.js';
  * traffic (the refresh scheduler holds every session, none due). Prints them as one JSON line,
  * then keeps serving until SIGTERM. Logs go where operators' would, at info, but into /dev/null.
  */
-const { spec, idleSeconds, probeCookie, fillFile } = JSON.parse(process.argv[2]!) as {
+const { spec, idleSeconds, probeCookie, probeHandle, fillFile } = JSON.parse(process.argv[2]!) as {
   spec: GatewaySpec;
   idleSeconds: number;
   /** a seeded session's cookie: time to the first request served with it (none on an empty prefix) */
   probeCookie?: string;
+  /** or a seeded session's handle: time until the store first returns it (the request path's read, without HTTP) */
+  probeHandle?: string;
   /** a file of seeded sessions' handles, one a line: each read once through the store after the idle window (as a request would), then heap again */
   fillFile?: string;
 };
@@ -41,6 +43,10 @@ async function main(): Promise<void> {
   await gateway.listen();
   let firstServedMs: number | undefined;
   const probe = (async () => {
+    while (probeHandle !== undefined && firstServedMs === undefined && performance.now() - started < 600_000) {
+      if (await gateway.store.get(probeHandle)) firstServedMs = performance.now() - started;
+      else await sleep(5);
+    }
     while (probeCookie !== undefined && firstServedMs === undefined && performance.now() - started < 600_000) {
       try {
         const response = await fetch(`http://${config.server.listen}/`, { headers: { cookie: probeCookie }, redirect: 'manual' });
