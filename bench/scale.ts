@@ -1,5 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseConfig } from '../src/config/index.js';
@@ -27,6 +27,8 @@ import { gatewayConfig, type GatewaySpec } from './targets/gateway.js';
 interface ReplicaReport {
   resyncMs: number;
   readyMs: number;
+  /** until a request with a seeded session's cookie was answered by the upstream */
+  firstServedMs: number | undefined;
   /** CPU the replica spent from creating the gateway until ready */
   startCpuMs: number;
   heapUsed: number;
@@ -35,6 +37,8 @@ interface ReplicaReport {
   external: number;
   idleCpuPercent: number;
   sessionsActive: number | undefined;
+  /** after reading `--mirror-max` seeded sessions once each through the store (replica A of a bounded run) */
+  filled?: { seconds: number; served: number; heapUsed: number; rss: number; sessionsActive: number | undefined };
 }
 
 const PREFIX = 'portcullis:';
@@ -67,10 +71,11 @@ export async function runScale(options: BenchOptions, tool: LoadTool): Promise<v
       adminPort: ports[2 * n + 1]!,
       upstream: upstream.hello.url,
       issuer: idp!.issuer,
-      store: { kind: 'redis', url: redis!.url, keyPrefix },
+      store: { kind: 'redis', url: redis!.url, keyPrefix, ...(options.mirrorMax > 0 ? { mirrorMaxSessions: options.mirrorMax } : {}) },
       public: false,
     });
-    console.log(`portcullis bench scale: ${options.sessions.toLocaleString('en')} sessions, ${options.logouts} logouts, load by ${tool.describe}`);
+    const bound = options.mirrorMax > 0 ? `mirror bounded at ${options.mirrorMax.toLocaleString('en')}` : 'mirror unbounded';
+    console.log(`portcullis bench scale: ${options.sessions.toLocaleString('en')} sessions (${bound}), ${options.logouts} logouts, load by ${tool.describe}`);
 
     // 1. sessions into Redis, through the store's own code
     const keep = options.logouts + 1;
@@ -88,19 +93,27 @@ export async function runScale(options: BenchOptions, tool: LoadTool): Promise<v
     );
 
     // 2. replicas, cold: one on an empty prefix (what a replica costs with no sessions), then two on the sessions
-    const startReplica = async (n: number, keyPrefix: string): Promise<{ child: Child; report: ReplicaReport }> => {
+    const fillFile = join(tmpdir(), `portcullis-bench-fill-${process.pid}.txt`);
+    // a bounded run fills replica A's mirror to its bound: that many seeded handles, from the refresh queue
+    // (the seed's own hello line stays small: a child's first line is its whole report)
+    const fillHandles = options.mirrorMax > 0 ? await redis.client().zrange(`${PREFIX}r`, 0, options.mirrorMax - 1) : [];
+    writeFileSync(fillFile, `${fillHandles.join('\n')}\n`);
+    const startReplica = async (n: number, keyPrefix: string, extra: { probeCookie?: string; fillFile?: string } = {}): Promise<{ child: Child; report: ReplicaReport }> => {
       const { child, hello } = await startNodeChild<ReplicaReport>(
         new URL('./scale/replica.js', import.meta.url),
-        [JSON.stringify({ spec: spec(n, keyPrefix), idleSeconds: options.idleSeconds })],
-        { nodeArgs: ['--expose-gc'], timeoutMs: 1_800_000 },
+        [JSON.stringify({ spec: spec(n, keyPrefix), idleSeconds: options.idleSeconds, ...extra })],
+        // BENCH_REPLICA_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the replicas
+        { nodeArgs: ['--expose-gc', ...(process.env.BENCH_REPLICA_NODE_ARGS?.split(' ').filter(Boolean) ?? [])], timeoutMs: 1_800_000 },
       );
       stoppers.push(child);
       return { child, report: hello };
     };
     const empty = await startReplica(2, 'empty:');
     await empty.child.stop();
-    const a = await startReplica(0, PREFIX);
-    const b = await startReplica(1, PREFIX);
+    const probeCookie = seed.hello.keep[0]!.cookie;
+    const a = await startReplica(0, PREFIX, { probeCookie, ...(options.mirrorMax > 0 ? { fillFile } : {}) });
+    const b = await startReplica(1, PREFIX, { probeCookie });
+    rmSync(fillFile, { force: true });
     const perSession = (r: ReplicaReport) => (r.heapUsed - empty.report.heapUsed) / (r.sessionsActive ?? options.sessions);
     const line = (name: string, r: ReplicaReport) =>
       `  ${name.padEnd(24)}${`${r.resyncMs.toFixed(0)} ms`.padStart(11)}${`${r.readyMs.toFixed(0)} ms`.padStart(10)}${`${r.startCpuMs.toFixed(0)} ms`.padStart(11)}` +
@@ -111,6 +124,16 @@ export async function runScale(options: BenchOptions, tool: LoadTool): Promise<v
     console.log(line('replica A (cold)', a.report));
     console.log(line('replica B (cold)', b.report));
     console.log(`  heap per mirrored session: ${perSession(a.report).toFixed(0)} B (A), ${perSession(b.report).toFixed(0)} B (B)`);
+    const first = (r: ReplicaReport) => (r.firstServedMs === undefined ? '?' : `${r.firstServedMs.toFixed(0)} ms`);
+    console.log(`  first request served with a seeded session after: ${first(a.report)} (A), ${first(b.report)} (B)`);
+    const filled = a.report.filled;
+    if (filled) {
+      const perEntry = (filled.heapUsed - empty.report.heapUsed) / (filled.sessionsActive ?? filled.served);
+      console.log(
+        `  A after reading ${filled.served.toLocaleString('en')} seeded sessions once each (${filled.seconds.toFixed(1)} s): ` +
+          `heap ${(filled.heapUsed / MB).toFixed(1)} MB, RSS ${(filled.rss / MB).toFixed(0)} MB, mirrored ${filled.sessionsActive ?? '?'}, ${perEntry.toFixed(0)} B per mirrored session`,
+      );
+    }
 
     // 3. logout propagation under load
     const config = parseConfig(gatewayConfig(spec(0, PREFIX)), { baseDir: process.cwd(), env: {} });
@@ -148,10 +171,10 @@ export async function runScale(options: BenchOptions, tool: LoadTool): Promise<v
       replicas: { empty: empty.report, a: a.report, b: b.report },
       heapPerMirroredSessionBytes: { a: perSession(a.report), b: perSession(b.report) },
       propagation,
-      options: { logouts: options.logouts, idleSeconds: options.idleSeconds, loadConnections: options.loadConnections },
+      options: { mirrorMax: options.mirrorMax, logouts: options.logouts, idleSeconds: options.idleSeconds, loadConnections: options.loadConnections },
     };
     mkdirSync(options.out, { recursive: true });
-    const file = join(options.out, `scale-${options.sessions}.json`);
+    const file = join(options.out, `scale-${options.sessions}${options.mirrorMax > 0 ? `-mirror${options.mirrorMax}` : ''}.json`);
     writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
     console.log(`\nwrote ${file}`);
   } finally {

@@ -22,6 +22,7 @@ import { createForwarder } from './proxy/forward.js';
 import { createPipeline } from './proxy/pipeline.js';
 import { buildRuntime, type Runtime } from './proxy/runtime.js';
 import { createReloader, type ReloadOutcome } from './reload.js';
+import { createQueueScheduler } from './refresh/queue-scheduler.js';
 import { createRefreshScheduler } from './refresh/scheduler.js';
 import { createAdminServer } from './server/admin-server.js';
 import { createPortal } from './server/portal.js';
@@ -31,6 +32,7 @@ import { createProxyServer } from './server/proxy-server.js';
 import { createAddressMatcher } from './lib/address-ranges.js';
 import { createEndWitness, createSessionAudit, withAudit } from './session/audit.js';
 import { createSessionStore } from './session/create-store.js';
+import type { SessionStore } from './session/store.js';
 import { createRedisKeyStore } from './keys/redis-key-store.js';
 import { createSessionResolver } from './session/resolver.js';
 import { createSessionCookies } from './session/session-cookies.js';
@@ -61,6 +63,8 @@ export interface Gateway {
   readonly config: Config;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** the session store (benches read sessions through it, as requests do) */
+  readonly store: SessionStore;
   /** binds both ports; resolves with the bound addresses */
   listen(): Promise<{ proxy: AddressInfo; admin: AddressInfo }>;
   /** true once config, IdP discovery and the store have all been ready (never flips back) */
@@ -135,7 +139,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   const resolveSession = createSessionResolver({ store, sessionCookies, clock, idleTimeoutMs: config.session.idle_timeout });
   const oidc = createOidcClient({ config, logger, clock, fetch: options.fetch, options: options.oidc });
   const auth = createAuthEndpoints({ config, oidc, store, sessionCookies, resolveSession, routes: () => current.runtime.routes, logger, metrics, clock });
-  const scheduler = createRefreshScheduler({
+  const schedulerDeps = {
     store,
     refresher: oidc,
     clock,
@@ -144,7 +148,12 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     replicaId,
     refreshAheadMs: config.session.refresh_ahead,
     maxBackoffMs: config.session.refresh_max_backoff,
-  });
+  };
+  // a bounded mirror does not see every session: refreshes come from the shared queue in Redis
+  const scheduler =
+    config.session.store === 'redis' && config.session.redis.mirror_max_sessions !== undefined && store.refreshQueue
+      ? createQueueScheduler({ ...schedulerDeps, queue: store.refreshQueue })
+      : createRefreshScheduler(schedulerDeps);
   // built always (it does nothing until a route with bearer_tokens sees a token): a reload may add one
   const accessTokens = createAccessTokenVerifier({
     idp: oidc,
@@ -288,6 +297,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     },
     metrics,
     logger,
+    store,
     listen,
     isReady,
     reload: (trigger = 'request') => reloader(trigger),

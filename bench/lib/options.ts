@@ -27,15 +27,18 @@ export interface BenchOptions {
   idleSeconds: number;
   /** scale mode: connections per replica of background load during the logouts */
   loadConnections: number;
+  /** scale mode: session.redis.mirror_max_sessions of the replicas (0 = unbounded, the default) */
+  mirrorMax: number;
 }
 
-const NUMBERS = ['seconds', 'warmup', 'rounds', 'connections', 'sessions', 'logouts', 'idle-seconds', 'load-connections'] as const;
+const NUMBERS = ['seconds', 'warmup', 'rounds', 'connections', 'sessions', 'logouts', 'idle-seconds', 'load-connections', 'mirror-max'] as const;
 const STRINGS = ['tool', 'targets', 'path', 'out'] as const;
 type Name = (typeof NUMBERS)[number] | (typeof STRINGS)[number];
 
 export const USAGE = `usage: npm run bench [-- scale] [--seconds N] [--warmup N] [--rounds N] [--connections N]
                  [--tool wrk|autocannon] [--targets a,b] [--path /bench] [--out DIR]
        scale mode: [--sessions N] [--logouts N] [--idle-seconds N] [--load-connections N]
+                   [--mirror-max N]
 targets: upstream, nginx, undici, http-proxy-3, gateway-public, gateway-session-memory, gateway-session-redis
 Each option can also be set as BENCH_<NAME> (e.g. BENCH_SECONDS=10, BENCH_LOAD_CONNECTIONS=4).`;
 
@@ -83,5 +86,6 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     logouts: Math.floor(number('logouts', 1000, 1)),
     idleSeconds: number('idle-seconds', 5, 1),
     loadConnections: Math.floor(number('load-connections', 8, 1)),
+    mirrorMax: Math.floor(number('mirror-max', 0, 0)),
   };
 }

@@ -44,10 +44,12 @@ async function main(): Promise<void> {
       const indexTtl = String(session.expiresAt - now + INDEX_SLACK_MS);
       pipeline.evalsha(shas.get(INDEX_ADD)!, 1, keys.bySub(session.user.sub), session.handle, indexTtl);
       pipeline.evalsha(shas.get(INDEX_ADD)!, 1, keys.byIdpSid(session.idpSid!), session.handle, indexTtl);
+      // the refresh queue's member, as create() writes it (redis-refresh-queue.ts)
+      pipeline.zadd(keys.refreshQueue, String(session.accessTokenExpiresAt), session.handle);
       pipeline.evalsha(shas.get(CREATE)!, 3, ...keys.triple(session.handle), encodeView(session), cipher.seal(record.tokens, session.handle), String(sessionEndsAt(session, idleTimeoutMs) - now));
     }
     const results = (await pipeline.exec()) ?? [];
-    const failed = results.find(([error, reply], n) => error || (n % 3 === 2 && reply !== 'OK'));
+    const failed = results.find(([error, reply], n) => error || (n % 4 === 3 && reply !== 'OK'));
     if (failed) throw new Error(`a session write failed: ${String(failed[0] ?? failed[1])}`);
   }
   const seconds = (performance.now() - started) / 1000;

@@ -18,7 +18,7 @@ export interface GatewaySpec {
   adminPort: number;
   upstream: string;
   issuer: string;
-  store: { kind: 'memory' } | { kind: 'redis'; url: string; keyPrefix?: string };
+  store: { kind: 'memory' } | { kind: 'redis'; url: string; keyPrefix?: string; mirrorMaxSessions?: number };
   /** a public route (no login), or one behind the `everyone` policy */
   public: boolean;
   /** extra top-level config sections, merged shallowly into the `session` section */
@@ -34,7 +34,13 @@ export function gatewayConfig(spec: GatewaySpec): Record<string, unknown> {
     cookie: { name: COOKIE_NAME, secret: COOKIE_SECRET, secure: false },
     session: {
       store: spec.store.kind,
-      ...(spec.store.kind === 'redis' ? { redis: { url: spec.store.url, key_prefix: spec.store.keyPrefix ?? 'portcullis:' } } : {}),
+      ...(spec.store.kind === 'redis' ? {
+            redis: {
+              url: spec.store.url,
+              key_prefix: spec.store.keyPrefix ?? 'portcullis:',
+              ...(spec.store.mirrorMaxSessions ? { mirror_max_sessions: spec.store.mirrorMaxSessions } : {}),
+            },
+          } : {}),
       ...spec.session,
     },
     routes: [spec.public ? { from: `${url}/`, to: spec.upstream, public: true } : { from: `${url}/`, to: spec.upstream, policy: 'everyone' }],

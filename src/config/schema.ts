@@ -139,6 +139,8 @@ export const configSchema = z.strictObject({
           tombstone_ttl: duration.prefault('5m'),
           /** max queued writes kept while Redis is unreachable */
           outage_queue_limit: z.number().int().min(1).default(10_000),
+          /** keep only this many recently used sessions in each replica's memory; absent = every session */
+          mirror_max_sessions: z.number().int().min(1).optional(),
         })
         .prefault({}),
       /** 32-byte key (base64/base64url or >= 32 chars) for tokens at rest; derived from cookie.secret when absent */

@@ -38,13 +38,18 @@ export interface RefreshAttemptDeps {
   leaseTtlMs: number;
 }
 
-export type RefreshAttempt = (handle: string, plannedExp: number, cancelled: () => boolean) => Promise<AttemptResult>;
+/**
+ * `planned`: the access-token expiry the heap scheduler planned for (another one in the store
+ * means someone refreshed: 'moved'), or, for the queue scheduler, `{ dueBy }`: refresh when the
+ * record's token expires by then, else 'moved'.
+ */
+export type RefreshAttempt = (handle: string, planned: number | { dueBy: number }, cancelled: () => boolean) => Promise<AttemptResult>;
 
 export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
   const { store, refresher, log, metrics, replicaId, leaseTtlMs } = deps;
   const count = (result: 'ok' | 'refused' | 'transient' | 'error'): void => metrics.tokenRefresh.inc({ result });
 
-  return async function attempt(handle, plannedExp, cancelled) {
+  return async function attempt(handle, planned, cancelled) {
     const lease = `refresh:${handle}`;
     let held = false;
     try {
@@ -56,7 +61,8 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
         return { kind: 'gone' };
       }
       // compared with the plan rather than with `now`: the plan's jitter fires before exp − ahead on purpose
-      if (loaded.accessTokenExpiresAt !== plannedExp) return { kind: 'moved', session: toSession(loaded) };
+      const exp = loaded.accessTokenExpiresAt;
+      if (typeof planned === 'number' ? exp !== planned : exp > planned.dueBy) return { kind: 'moved', session: toSession(loaded) };
       if (cancelled()) return { kind: 'cancelled' };
       return await refresh(handle, loaded, loaded.tokens.refreshToken, cancelled);
     } catch (err) {

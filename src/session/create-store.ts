@@ -30,6 +30,7 @@ export function createSessionStore(
     tombstoneTtlMs: session.redis.tombstone_ttl,
     configureKeyspaceEvents: session.redis.configure_keyspace_events,
     outageQueueLimit: session.redis.outage_queue_limit,
+    ...(session.redis.mirror_max_sessions === undefined ? {} : { mirrorMaxSessions: session.redis.mirror_max_sessions }),
     logger: deps.logger,
     metrics: deps.metrics,
   });

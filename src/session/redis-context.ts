@@ -58,8 +58,16 @@ export function applyTombstone(ctx: StoreContext, tombstone: Tombstone): void {
   if (first) ctx.emit({ kind: 'tombstone', tombstone });
 }
 
-/** A session read from Redis enters the mirror; listeners hear of it when it is new or changed. */
-export function applySession(ctx: StoreContext, session: Session): Session | undefined {
+/**
+ * A session read from Redis enters the mirror; listeners hear of it when it is new or changed.
+ * `admit: false` (token loads, updates: the refresher touches every session in turn) only updates
+ * a copy a bounded mirror already holds, so background work does not push the working set out.
+ */
+export function applySession(ctx: StoreContext, session: Session, admit = true): Session | undefined {
+  if (!admit && ctx.mirror.bounded && !ctx.mirror.has(session.handle)) {
+    ctx.negative.delete(session.handle);
+    return session;
+  }
   const result = ctx.mirror.apply(session);
   if (result === 'tombstoned') return undefined;
   ctx.negative.delete(session.handle);

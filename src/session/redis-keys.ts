@@ -13,6 +13,7 @@ import { digest } from '../lib/random.js';
  *   P l:<name>          lease (owner id, PX ttl)
  *   P o:<digest(name)>  a one-time claim, e.g. a logout token's issuer + jti (SET NX PX)
  *   P e:<digest(sid)>   an IdP session ended by a back-channel logout: no new session with that sid
+ *   P r                 the refresh queue: sorted set of handle by access-token expiry (redis-refresh-queue.ts)
  *   P probe:<random>    short-lived key that proves keyspace notifications arrive
  */
 export interface RedisKeys {
@@ -28,6 +29,7 @@ export interface RedisKeys {
   claim(name: string): string;
   endedIdpSid(idpSid: string): string;
   probe(id: string): string;
+  refreshQueue: string;
   /** SCAN MATCH pattern for every session record */
   sessionPattern: string;
   /** what a key under the prefix is: a session or tombstone (with its handle), or something else */
@@ -66,6 +68,7 @@ export function createRedisKeys(prefix: string): RedisKeys {
     claim: (name) => `${prefix}o:${digest(name)}`,
     endedIdpSid: (idpSid) => `${prefix}e:${digest(idpSid)}`,
     probe: (id) => `${prefix}probe:${id}`,
+    refreshQueue: `${prefix}r`,
     sessionPattern: `${escapeGlob(sessionHead)}*`,
     classify(key) {
       const session = handleOf(key, sessionHead);

@@ -3,21 +3,28 @@ import { deepFreeze } from '../config/deep-freeze.js';
 import type { Session, Tombstone } from './types.js';
 
 /**
- * This replica's view of every live session (no tokens), kept by notifications, miss lookups
- * and resyncs. It also remembers recent tombstones, so a read that raced a deletion (a GET
- * answered before the tombstone's notification arrived) cannot put the session back.
+ * This replica's view of live sessions (no tokens), kept by notifications, miss lookups and
+ * resyncs: every session, or (with `maxSessions`, session.redis.mirror_max_sessions) the most
+ * recently used ones, in an LRU. It also remembers recent tombstones, so a read that raced a
+ * deletion (a GET answered before the tombstone's notification arrived) cannot put the session back.
  */
 export type ApplyResult = 'new' | 'changed' | 'touched' | 'stale' | 'tombstoned';
 
 export interface Mirror {
   get(handle: string): Session | undefined;
+  /** whether `handle` is held, without touching its recency */
+  has(handle: string): boolean;
+  /** true when the mirror keeps only a working set (misses are normal, resyncs do not fill it) */
+  readonly bounded: boolean;
+  /** Forgets every session (a bounded mirror's resync: what it held may have missed notifications). */
+  clear(): void;
   /** Inserts `session` or replaces an older copy (higher version, or same version seen later). */
   apply(session: Session): ApplyResult;
   drop(handle: string): Session | undefined;
   /** Records a tombstone; true the first time this replica learns of it. */
   rememberTombstone(tombstone: Tombstone): boolean;
   tombstoneOf(handle: string): Tombstone | undefined;
-  values(): IterableIterator<Session>;
+  values(): Iterable<Session>;
   readonly size: number;
   /** From now on, remember which handles notifications change until `finishResync`. */
   beginResync(): void;
@@ -36,8 +43,22 @@ export function cloneSession(session: Session): Session {
   return session;
 }
 
-export function createMirror(options: { tombstoneTtlMs: number; maxTombstones?: number }): Mirror {
-  const sessions = new Map<string, Session>();
+/** The parts of Map that the mirror uses; an LRUCache has them too. */
+interface SessionTable {
+  get(key: string): Session | undefined;
+  has(key: string): boolean;
+  set(key: string, value: Session): unknown;
+  delete(key: string): boolean;
+  keys(): Iterable<string>;
+  values(): Iterable<Session>;
+  clear(): void;
+  readonly size: number;
+}
+
+export function createMirror(options: { tombstoneTtlMs: number; maxTombstones?: number; maxSessions?: number }): Mirror {
+  const bounded = options.maxSessions !== undefined;
+  // an unbounded mirror is a plain Map: no LRU bookkeeping per entry (heap per session is measured)
+  const sessions: SessionTable = bounded ? new LRUCache<string, Session>({ max: options.maxSessions! }) : new Map<string, Session>();
   const tombstones = new LRUCache<string, Tombstone>({
     max: options.maxTombstones ?? 20_000,
     ttl: Math.max(1000, options.tombstoneTtlMs),
@@ -51,6 +72,11 @@ export function createMirror(options: { tombstoneTtlMs: number; maxTombstones?: 
 
   return {
     get: (handle) => sessions.get(handle),
+    has: (handle) => sessions.has(handle),
+    bounded,
+    clear() {
+      sessions.clear();
+    },
     apply(session) {
       if (tombstones.has(session.handle)) return 'tombstoned';
       const current = sessions.get(session.handle);

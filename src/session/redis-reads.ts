@@ -31,7 +31,7 @@ export function createReads(ctx: StoreContext, sync: Sync, guard: <T>(work: () =
       return undefined;
     }
     const record: SessionRecord = { ...cloneSession(session), tokens };
-    applySession(ctx, session);
+    applySession(ctx, session, false);
     return record;
   };
 

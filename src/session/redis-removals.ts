@@ -55,7 +55,7 @@ export function createRemovals(ctx: StoreContext, options: { onQueued(): void })
   };
 
   const unindex = (tombstone: Tombstone): void => {
-    const work = [client.srem(keys.bySub(tombstone.sub), tombstone.handle)];
+    const work = [client.srem(keys.bySub(tombstone.sub), tombstone.handle), client.zrem(keys.refreshQueue, tombstone.handle)];
     if (tombstone.idpSid !== undefined) work.push(client.srem(keys.byIdpSid(tombstone.idpSid), tombstone.handle));
     Promise.all(work).catch(() => undefined); // the indexes are pruned lazily anyway
   };

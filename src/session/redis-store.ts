@@ -11,6 +11,7 @@ import { createMirror } from './redis-mirror.js';
 import { createOutageQueue } from './redis-outage-queue.js';
 import { createReads } from './redis-reads.js';
 import { createRecovery } from './redis-recovery.js';
+import { createRefreshQueue } from './redis-refresh-queue.js';
 import { createRemovals } from './redis-removals.js';
 import { createRestorer } from './redis-restore.js';
 import { createKeyspaceSubscriber } from '../redis/subscriber.js';
@@ -34,6 +35,8 @@ export interface RedisStoreOptions {
   metrics?: Metrics;
   negativeCacheSize?: number;
   negativeCacheTtlMs?: number;
+  /** keep at most this many sessions in the mirror (an LRU working set); default: every session */
+  mirrorMaxSessions?: number;
   /** one-time claims and ended IdP sids this replica also keeps in memory; default 100 000 each */
   maxLocalClaims?: number;
 }
@@ -48,7 +51,10 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
   const target = parseRedisUrl(options.url);
   const backend = createRedisBackend(target);
   const keys = createRedisKeys(options.keyPrefix);
-  const mirror = createMirror({ tombstoneTtlMs: options.tombstoneTtlMs });
+  const mirror = createMirror({
+    tombstoneTtlMs: options.tombstoneTtlMs,
+    ...(options.mirrorMaxSessions === undefined ? {} : { maxSessions: options.mirrorMaxSessions }),
+  });
   const events = createStoreEvents({ logger, ...(options.metrics ? { metrics: options.metrics } : {}) });
   const ctx: StoreContext = {
     backend,
@@ -124,6 +130,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       await recovery.ready();
     },
     remove: (handle, reason) => (isValidHandle(handle) ? removals.remove(handle, reason) : Promise.resolve(undefined)),
+    refreshQueue: createRefreshQueue(ctx),
     removeBySub: removals.removeBySub,
     removeByIdpSid: removals.removeByIdpSid,
     subscribe: events.subscribe,

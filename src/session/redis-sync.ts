@@ -100,6 +100,8 @@ export function createSync(ctx: StoreContext): Sync {
         return;
       }
       if (event === 'set') {
+        // a bounded mirror follows only what it holds (or is reading): a write elsewhere is no reason to pull a session in
+        if (mirror.bounded && !mirror.has(handle) && !lookups.has(handle)) return;
         pendingSessions.add(handle);
         schedule();
       } else if (event === 'expired' || event === 'evicted') {
@@ -136,6 +138,13 @@ export function createSync(ctx: StoreContext): Sync {
     },
 
     async resync() {
+      if (mirror.bounded) {
+        // no SCAN: what the working set held may have missed notifications, so it starts over and
+        // refills from miss reads; the refresh queue in Redis, not the mirror, covers every session
+        mirror.clear();
+        ctx.emit({ kind: 'resync', sessions: 0 });
+        return 0;
+      }
       mirror.beginResync();
       const fresh = new Map<string, Session>();
       const inFlight = new Set<Promise<void>>();

@@ -2,6 +2,7 @@ import { encodeBody, encodeView, int } from './redis-codec.js';
 import { applySession, errorText, type StoreContext } from './redis-context.js';
 import { indexSession, unindexMoved } from './redis-indexes.js';
 import { isValidHandle } from './redis-keys.js';
+import { enqueueRefresh, queueScore, requeueAfterWrite } from './redis-refresh-queue.js';
 import { CREATE, LEASE_ACQUIRE, LEASE_RELEASE, runScript, TOUCH, UPDATE } from './redis-scripts.js';
 import { IdpSessionEndedError, SKIP, type SessionStore } from './store.js';
 import { toSession, type SessionRecord } from './types.js';
@@ -40,6 +41,9 @@ export function createWrites(
         await indexSession(ctx, session, now);
         // index first, then the mark, then the record: see the ordering argument in redis-removals.ts
         if (await sidEnded()) return 'SID_ENDED';
+        // the refresh queue's member before the record too (redis-refresh-queue.ts)
+        const score = queueScore(session);
+        if (score !== undefined && ttl >= 1) await enqueueRefresh(ctx, session.handle, score);
         return ttl < 1 ? 'ENDED' : await runScript(client, CREATE, keys.triple(record.handle), [view, sealed, String(ttl)]);
       });
       if (result === 'ENDED') return; // already over: nothing to keep
@@ -77,7 +81,8 @@ export function createWrites(
         if (!Array.isArray(result) || result[0] !== 'OK') return undefined;
         written.lastSeenAt = Number(result[1]);
         unindexMoved(ctx, current, written);
-        applySession(ctx, toSession(structuredClone(written)));
+        if (queueScore(written) !== queueScore(current)) requeueAfterWrite(ctx, written);
+        applySession(ctx, toSession(structuredClone(written)), false);
         return written;
       }
       throw new Error(`session update kept conflicting after ${UPDATE_ATTEMPTS} attempts`);

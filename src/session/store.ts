@@ -50,7 +50,24 @@ export interface StoreStatus {
   detail?: string;
 }
 
+/**
+ * Refresh due times shared by every replica (the Redis store's `P r`): what a replica with a
+ * bounded mirror schedules refreshes from. Scores are ms since epoch on the access-token-expiry
+ * scale: a member is due at score − refresh_ahead.
+ */
+export interface RefreshQueue {
+  /**
+   * Hands out up to `max` members with score ≤ `dueBy`, each moved to `holdUntil` so that no
+   * other replica gets it until then; `next` is the earliest score left (after the move).
+   */
+  claim(dueBy: number, holdUntil: number, max: number): Promise<{ claimed: { handle: string; score: number }[]; next?: number }>;
+  schedule(handle: string, score: number): Promise<void>;
+  unschedule(handle: string): Promise<void>;
+}
+
 export interface SessionStore {
+  /** Present on stores shared by replicas (Redis); see RefreshQueue. */
+  readonly refreshQueue?: RefreshQueue;
   /** Resolves once the store is usable (connected, notifications on, first sync done). */
   start(): Promise<void>;
   /**

@@ -69,6 +69,7 @@ t.test('the least-privilege ACL user of docs/redis.md is enough', async (t) => {
     'ACL', 'SETUSER', 'portcullis', 'reset', 'on', '>s3cret', '~pc:*',
     '&__keyspace@0__:pc:s:{*', '&__keyspace@0__:pc:t:{*', '&__keyspace@0__:pc:probe:*',
     '+get', '+set', '+mget', '+del', '+exists', '+pexpire', '+pttl', '+sadd', '+srem', '+smembers', '+scan',
+    '+zadd', '+zrem', '+zrange', '+zrangebyscore', '+zremrangebyscore',
     '+eval', '+evalsha', '+psubscribe', '+punsubscribe', '+ping', '+info', '+select', '+client|setname',
     '+config|get', '+config|set', '+quit',
   );

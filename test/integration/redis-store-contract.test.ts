@@ -8,3 +8,5 @@ const redis = await startRedis();
 t.teardown(() => redis.close());
 
 await runStoreContract(t, 'redis', contractStoreFactory(redis.url));
+// a mirror of 3 sessions: most subtests hold more, so eviction and miss reads are exercised
+await runStoreContract(t, 'redis, mirror bounded at 3', contractStoreFactory(redis.url, { mirrorMaxSessions: 3 }));

@@ -91,12 +91,12 @@ export async function metricValue(metrics: Metrics, name: string, labels: Record
   return value?.value ?? 0;
 }
 
-/** The factory the SessionStore contract suite needs, for a Redis store at `url`. */
-export function contractStoreFactory(url: string) {
+/** The factory the SessionStore contract suite needs, for a Redis store at `url` (optionally with a bounded mirror). */
+export function contractStoreFactory(url: string, extra: { mirrorMaxSessions?: number } = {}) {
   return async (opts: { clock: Clock; idleTimeoutMs: number; tombstoneTtlMs: number }) => {
     const store = createRedisStore({
       url,
-      keyPrefix: 'contract:',
+      keyPrefix: extra.mirrorMaxSessions === undefined ? 'contract:' : 'contract-bounded:',
       tokenKey: TOKEN_KEY,
       clock: opts.clock,
       idleTimeoutMs: opts.idleTimeoutMs,
@@ -104,6 +104,7 @@ export function contractStoreFactory(url: string) {
       configureKeyspaceEvents: true,
       outageQueueLimit: 1000,
       logger: createLogger({ level: 'silent' }),
+      ...extra,
     });
     return { store, cleanup: () => store.close() };
   };

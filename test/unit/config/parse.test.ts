@@ -56,7 +56,7 @@ t.test('every problem is reported at once, each with its key path', async (t) =>
     'server.lisen: unknown key (did you mean "listen"?)',
     'server.listen: must be "host:port", e.g. "0.0.0.0:8080"',
     'session.lifetime: must be a duration like "90s", "15m" or "14h" (got "14 hours")',
-    'session.redis.extra: unknown key (allowed: url, key_prefix, configure_keyspace_events, tombstone_ttl, outage_queue_limit)',
+    'session.redis.extra: unknown key (allowed: url, key_prefix, configure_keyspace_events, tombstone_ttl, outage_queue_limit, mirror_max_sessions)',
     'session.store: must be one of: memory, redis',
     'signing.algorithm: must be ES256',
     'surprise: unknown key (allowed: server, idp, cookie, session, routes, policies_dir, signing, log)',
