@@ -10,6 +10,7 @@
  * written by other replicas may be due sooner than what this one last saw). No per-session memory.
  */
 import { LRUCache } from 'lru-cache';
+import { settleWithin } from '../lib/settle.js';
 import type { RefreshQueue } from '../session/store.js';
 import { createRefreshAttempt, describe, type AttemptResult } from './attempt.js';
 import { nextBackoff } from './backoff.js';
@@ -155,13 +156,7 @@ export function createQueueScheduler(deps: QueueSchedulerDeps): RefreshScheduler
       closed = true;
       wake.stop();
       if (inFlight.size === 0) return;
-      let bound: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => {
-        bound = setTimeout(resolve, closeTimeoutMs);
-        bound.unref();
-      });
-      await Promise.race([Promise.allSettled([...inFlight]), timeout]);
-      clearTimeout(bound);
+      await settleWithin(inFlight, closeTimeoutMs);
     },
     size: () => running.size,
     nextDueAt: () => (nextScore === undefined ? undefined : nextScore - refreshAheadMs),

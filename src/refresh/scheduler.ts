@@ -21,6 +21,7 @@
  * outlive its lease and a second replica could use the same refresh token.
  */
 import type { Clock } from '../lib/clock.js';
+import { settleWithin } from '../lib/settle.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { SessionStore, StoreEvent } from '../session/store.js';
@@ -280,13 +281,7 @@ export function createRefreshScheduler(deps: RefreshSchedulerDeps): RefreshSched
       unsubscribe?.();
       heap.clear();
       if (inFlight.size === 0) return;
-      let bound: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => {
-        bound = setTimeout(resolve, closeTimeoutMs);
-        bound.unref();
-      });
-      await Promise.race([Promise.allSettled([...inFlight]), timeout]);
-      clearTimeout(bound);
+      await settleWithin(inFlight, closeTimeoutMs);
     },
     size() {
       let live = 0;
