@@ -183,7 +183,6 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   const forwardAuth = createForwardAuth({
     pipeline,
     loginUrl: `${publicOrigin}/.portcullis/login`,
-    handoffUrl: `${publicOrigin}/.portcullis/handoff`,
     cookieCovers: cookieScope.covers,
   });
   const portal = createPortal({ auth, store, resolveSession, sessionCookies, metrics, publicOrigin, runtime, clock, forwardAuth });

@@ -47,6 +47,12 @@ export function createFrontchannelLogout(ctx0: AuthContext) {
 
   return async function frontchannelLogout(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const { sid } = parse(ctx.search);
+    // the cookie form acts on whoever's browser loads it: any site could send a victim here by a
+    // link or redirect (a top-level navigation carries the Lax cookie) and sign them out. The IdP
+    // loads it in a frame (Sec-Fetch-Dest: iframe); a page from another site is refused.
+    if (!sid && isNavigationFromAnotherSite(req)) {
+      throw new GatewayError('BAD_REQUEST', 'This address is for your identity provider to sign you out. To sign out, use Sign out on the gateway.');
+    }
     const cookie = sessionCookies.read(req);
     let ended: Tombstone[];
     try {
@@ -72,4 +78,10 @@ export function createFrontchannelLogout(ctx0: AuthContext) {
       ...(clearCookie ? { setCookies: [sessionCookies.clear(ctx.host)] } : {}),
     });
   };
+}
+
+/** A top-level page load that another site started (a link, a redirect, a form), per Fetch Metadata. */
+function isNavigationFromAnotherSite(req: IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  return req.headers['sec-fetch-dest'] === 'document' && (site === 'cross-site' || site === 'same-site');
 }

@@ -16,6 +16,11 @@ export interface HandoffTicket {
   /** scheme://host[:port] the ticket may be redeemed at */
   origin: string;
   returnTo: string;
+  /**
+   * the value of the browser's handoff nonce cookie on `origin`: redeeming needs that cookie, so a
+   * ticket someone obtained for their own session cannot be redeemed by another browser
+   */
+  nonce: string;
   /** unique per ticket: the single-use claim's name */
   jti: string;
 }
@@ -38,7 +43,7 @@ export function createHandoffTickets(options: { secret: string; clock: Clock; tt
     ttlMs,
     async issue(ticket) {
       const now = options.clock.now();
-      return new EncryptJWT({ sid: ticket.sessionId, origin: ticket.origin, rd: ticket.returnTo })
+      return new EncryptJWT({ sid: ticket.sessionId, origin: ticket.origin, rd: ticket.returnTo, nonce: ticket.nonce })
         .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
         .setJti(randomToken(32))
         .setIssuedAt(Math.floor(now / 1000))
@@ -54,11 +59,12 @@ export function createHandoffTickets(options: { secret: string; clock: Clock; tt
           requiredClaims: ['exp', 'iat', 'jti'],
           currentDate: new Date(options.clock.now()),
         });
-        const { sid, origin, rd, jti } = payload;
+        const { sid, origin, rd, jti, nonce } = payload;
         if (typeof sid !== 'string' || !isSessionId(sid) || typeof origin !== 'string' || typeof rd !== 'string' || typeof jti !== 'string') {
           return undefined;
         }
-        return { sessionId: sid, origin, returnTo: rd, jti };
+        if (typeof nonce !== 'string' || nonce === '') return undefined;
+        return { sessionId: sid, origin, returnTo: rd, nonce, jti };
       } catch {
         return undefined;
       }
@@ -70,9 +76,14 @@ export const HANDOFF_PATH = '/.portcullis/handoff';
 export const HANDOFF_COMPLETE_PATH = '/.portcullis/handoff/complete';
 export const HANDOFF_CHECK_PATH = '/.portcullis/handoff/check';
 
+/** Where a handoff begins: on the host that will redeem the ticket, which first sets its nonce cookie. */
+export function handoffStartUrl(returnTo: URL): string {
+  return `${returnTo.origin}${HANDOFF_PATH}?rd=${encodeURIComponent(returnTo.href)}`;
+}
+
 /** Where the browser redeems a fresh ticket for `sessionId`: the return address's own host. */
-export async function handoffCompleteUrl(tickets: HandoffTickets, sessionId: string, returnTo: URL): Promise<string> {
-  const ticket = await tickets.issue({ sessionId, origin: returnTo.origin, returnTo: returnTo.href });
+export async function handoffCompleteUrl(tickets: HandoffTickets, sessionId: string, returnTo: URL, nonce: string): Promise<string> {
+  const ticket = await tickets.issue({ sessionId, origin: returnTo.origin, returnTo: returnTo.href, nonce });
   // a compact JWE is base64url segments joined by dots: URL-safe as it is
   return `${returnTo.origin}${HANDOFF_COMPLETE_PATH}?ticket=${ticket}`;
 }

@@ -10,7 +10,7 @@ import { IdpSessionEndedError } from '../session/store.js';
 import { cookieMaxAgeSeconds } from '../session/lifecycle.js';
 import type { AuthContext } from './endpoints.js';
 import { authorizationError } from './errors.js';
-import { handoffCompleteUrl } from './handoff-ticket.js';
+import { handoffStartUrl } from './handoff-ticket.js';
 import { sessionRecordFrom } from './session-record.js';
 
 /** Longer return URLs lose their query, then fall back to the portal page (cookie size). */
@@ -40,13 +40,11 @@ export function createLoginFlow(ctx0: AuthContext) {
 
   /** Browsers with no session (from the proxy pipeline and /.portcullis/login): 302 to the IdP. */
   async function startLogin(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, returnTo: URL): Promise<void> {
-    if (!sharesCookiesWithCallback(ctx)) {
-      // the transaction cookie must be set on the host that receives the callback; a return
-      // address the session cookie cannot reach goes through the handoff, which reuses a
-      // session public_url already has (one IdP sign-in for every domain)
-      const via = scope.covers(returnTo.host) ? urls.login : urls.handoff;
-      return sendRedirect(res, ctx, `${via}?rd=${encodeURIComponent(bounded(returnTo).href)}`);
-    }
+    // a return address the session cookie cannot reach goes through the handoff, which reuses a
+    // session public_url already has (one IdP sign-in for every domain); it begins on that host
+    if (!scope.covers(returnTo.host)) return sendRedirect(res, ctx, handoffStartUrl(bounded(returnTo)));
+    // the transaction cookie must be set on the host that receives the callback
+    if (!sharesCookiesWithCallback(ctx)) return sendRedirect(res, ctx, `${urls.login}?rd=${encodeURIComponent(bounded(returnTo).href)}`);
     const { authorizationUrl, transaction } = await oidc.startLogin(bounded(returnTo));
     sendRedirect(res, ctx, authorizationUrl.href, { setCookies: await transactions.begin(req, transaction) });
   }
@@ -146,8 +144,8 @@ export function createLoginFlow(ctx0: AuthContext) {
   async function finish(res: ServerResponse, ctx: RequestContext, sessionId: string, returnTo: string, setCookies: string[]): Promise<void> {
     const target = new URL(returnTo);
     if (!scope.covers(target.host)) {
-      // a host the cookie cannot reach gets the new session through a one-time handoff ticket
-      return sendRedirect(res, ctx, await handoffCompleteUrl(ctx0.handoffTickets, sessionId, target), { setCookies });
+      // a host the cookie cannot reach gets the new session through the handoff (begun on that host)
+      return sendRedirect(res, ctx, handoffStartUrl(target), { setCookies });
     }
     if (config.cookie.same_site !== 'strict') return sendRedirect(res, ctx, returnTo, { setCookies });
     const href = escapeHtml(returnTo);

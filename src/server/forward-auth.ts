@@ -3,6 +3,7 @@ import { GatewayError } from '../errors.js';
 import { wantsHtml, type RequestContext } from '../http/context.js';
 import { escapeHtml, renderPage } from '../http/pages.js';
 import type { Judgement, Pipeline } from '../proxy/pipeline.js';
+import { handoffStartUrl } from '../oidc/handoff-ticket.js';
 import { originalRequestContext } from './original-request.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => Promise<void>;
@@ -11,8 +12,6 @@ export interface ForwardAuthDeps {
   pipeline: Pick<Pipeline, 'judge'>;
   /** `${public_url}/.portcullis/login` */
   loginUrl: string;
-  /** `${public_url}/.portcullis/handoff`: for a host the session cookie cannot reach */
-  handoffUrl: string;
   /** can the session cookie set at public_url reach this host? */
   cookieCovers(host: string): boolean;
 }
@@ -60,9 +59,10 @@ export function createForwardAuth(deps: ForwardAuthDeps): { auth: Handler; forwa
 
   function signInUrl(original: RequestContext): string {
     const back = `${original.scheme}://${original.host}${original.rawPath}${original.search}`;
-    // another domain gets its own cookie through the handoff, which reuses a session public_url has
-    const via = deps.cookieCovers(original.host) ? deps.loginUrl : deps.handoffUrl;
-    return `${via}?rd=${encodeURIComponent(back)}`;
+    // another domain gets its own cookie through the handoff, which reuses a session public_url has;
+    // it begins on that host (which binds the ticket to this browser), so nginx must pass /.portcullis/ there
+    if (!deps.cookieCovers(original.host)) return handoffStartUrl(new URL(back));
+    return `${deps.loginUrl}?rd=${encodeURIComponent(back)}`;
   }
 
   function allow(res: ServerResponse, ctx: RequestContext, judgement: Extract<Judgement, { kind: 'allow' }>): void {

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import { normalizePath } from '../lib/path.js';
@@ -48,6 +49,23 @@ function firstHeader(value: string | string[] | undefined): string | undefined {
 }
 
 /**
+ * The client's address from X-Forwarded-For: the rightmost hop that is not a trusted proxy. Each
+ * proxy appends its peer, so hops left of that are whatever the client wrote (leftmost would let
+ * anyone behind a trusted proxy that appends, as nginx's proxy_add_x_forwarded_for and most load
+ * balancers do, name any address). With `true` every hop is trusted: the leftmost, as before.
+ */
+export function clientFromForwardedFor(value: string | string[] | undefined, trusted: (ip: string) => boolean): string | undefined {
+  if (value === undefined) return undefined;
+  const hops = (Array.isArray(value) ? value.join(',') : value).split(',').map((hop) => hop.trim());
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!;
+    if (isIP(hop) === 0) return undefined; // a hop that is no address: trust nothing further left
+    if (i === 0 || !trusted(hop)) return hop;
+  }
+  return undefined;
+}
+
+/**
  * Everything the request path needs to know about a request, computed once. Throws a 400
  * GatewayError for requests no route could ever serve (no Host, absolute-form target,
  * malformed path); the caller renders it.
@@ -66,7 +84,7 @@ export function createRequestContext(req: IncomingMessage, options: ContextOptio
     const proto = firstHeader(req.headers['x-forwarded-proto']);
     if (proto === 'https' || proto === 'http') scheme = proto;
     host = firstHeader(req.headers['x-forwarded-host']) ?? host;
-    clientIp = firstHeader(req.headers['x-forwarded-for']) ?? socketIp;
+    clientIp = clientFromForwardedFor(req.headers['x-forwarded-for'], options.trustProxy) ?? socketIp;
   }
   if (!isValidHost(host)) throw new GatewayError('BAD_REQUEST', 'The Host header is missing or malformed.');
   return Object.assign(base, { scheme, host: host.toLowerCase(), rawPath, path, search, clientIp, trustForwarded });

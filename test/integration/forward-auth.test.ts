@@ -42,11 +42,12 @@ function ask(headers: Record<string, string>, path = '/.portcullis/forward-auth'
   return requestFrom(`${stack.url}${path}`, headers, localAddress ? { localAddress } : {});
 }
 
-t.test('a host the session cookie cannot reach: the sign-in goes through the handoff on public_url', async (t) => {
+t.test('a host the session cookie cannot reach: the sign-in goes through the handoff, begun on that host', async (t) => {
   const other = host.replace('127.0.0.1', '127.0.0.3');
   const res = await ask({ ...traefik('/x?y=1', { accept: BROWSER }), 'X-Forwarded-Host': other });
   t.equal(res.status, 302);
-  t.equal(res.headers.location, `${stack.url}/.portcullis/handoff?rd=${encodeURIComponent(`http://${other}/x?y=1`)}`);
+  // that host sets the nonce cookie which binds the handoff ticket to this browser
+  t.equal(res.headers.location, `http://${other}/.portcullis/handoff?rd=${encodeURIComponent(`http://${other}/x?y=1`)}`);
 });
 
 t.test('a browser without a session: 302 to sign in, and the deep link survives the whole login', async (t) => {

@@ -92,6 +92,20 @@ t.test('without iss and sid: the browser’s own session ends and its cookie goe
   t.equal(await statusOn(b!.url, mine), 401);
   t.equal(await statusOn(a!.url, other), 200, 'another device lives on');
 
+  // logout CSRF: another site sending the browser here top-level (a link, a redirect) ends nothing
+  const victim = env.stack.browser();
+  const victims = await signIn(victim, a!.url, 'bob');
+  const lured = await victim.request(`${a!.url}${FRONTCHANNEL}`, {
+    initiator: 'http://evil.example/',
+    headers: { 'sec-fetch-dest': 'document', 'sec-fetch-site': 'cross-site' },
+  });
+  t.equal(lured.status, 400);
+  t.notOk(lured.setCookies.some((c) => c.startsWith('_portcullis=')), 'the cookie stays');
+  t.equal(await statusOn(a!.url, victims), 200, 'the session lives on');
+  const framed = await victim.request(`${a!.url}${FRONTCHANNEL}`, { headers: { 'sec-fetch-dest': 'iframe', 'sec-fetch-site': 'same-site' } });
+  t.equal(framed.status, 200, 'the IdP\'s frame still works');
+  t.equal(await statusOn(a!.url, victims), 401);
+
   const nobody = await fetch(`${a!.url}${FRONTCHANNEL}`);
   t.equal(nobody.status, 200, 'no session: nothing to do, still 200');
   t.match(await nobody.text(), /No session/);

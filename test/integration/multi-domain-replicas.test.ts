@@ -16,14 +16,17 @@ async function ticketFor(host: string, user: string) {
   const browser = env.stack.browser();
   const home = await browser.login(`${env.stack.url}/`, user);
   t.equal(home.status, 200);
-  const res = await browser.get(`${env.stack.url}/.portcullis/handoff?rd=${encodeURIComponent(app(host, '/landing'))}`);
+  // begun on the app host: its nonce cookie binds the ticket to this browser
+  const begun = await browser.get(app(host, `/.portcullis/handoff?rd=${encodeURIComponent(app(host, '/landing'))}`));
+  const res = await browser.get(begun.location!);
   if (res.status !== 302 || !res.location?.includes('/.portcullis/handoff/complete?ticket=')) throw new Error(`no ticket: ${res.status}`);
-  return { browser, url: res.location };
+  const set = begun.setCookies.find((c) => c.startsWith('_portcullis_handoff='))!;
+  return { browser, url: res.location, nonce: set.slice(0, set.indexOf(';')) };
 }
 
 t.test('a ticket redeemed on one replica is refused on the other (and on the first again)', async (t) => {
-  const { url } = await ticketFor(APP2, 'alice');
-  const first = await getVia(ports()[1]!, url);
+  const { url, nonce } = await ticketFor(APP2, 'alice');
+  const first = await getVia(ports()[1]!, url, { cookie: nonce });
   t.equal(first.status, 302, 'redeemed on replica 1');
   t.match(first.location, /^\/\.portcullis\/handoff\/check\?rd=/);
   t.notMatch(first.location, /ticket/);
@@ -34,10 +37,10 @@ t.test('a ticket redeemed on one replica is refused on the other (and on the fir
   t.match(cookie, /SameSite=Lax/);
   t.match(cookie, /Path=\//);
 
-  const replayOther = await getVia(ports()[0]!, url);
+  const replayOther = await getVia(ports()[0]!, url, { cookie: nonce });
   t.equal(replayOther.status, 400, 'replay on replica 0 refused');
   t.same(replayOther.setCookies, []);
-  t.equal((await getVia(ports()[1]!, url)).status, 400, 'replay on replica 1 refused');
+  t.equal((await getVia(ports()[1]!, url, { cookie: nonce })).status, 400, 'replay on replica 1 refused');
 
   // the cookie replica 1 set works on replica 0 too: same session, shared store
   const value = cookie!.slice(0, cookie!.indexOf(';'));

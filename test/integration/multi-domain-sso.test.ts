@@ -99,19 +99,36 @@ t.test('refusals: open redirects, foreign hosts, forged and misdirected tickets'
   t.equal((await browser.get(`${stack.url}/.portcullis/handoff/complete?ticket=x`)).status, 404, 'no tickets redeemed at public_url');
   t.equal((await browser.get(app(APP2, '/.portcullis/handoff/complete?ticket=garbage'))).status, 400, 'a forged ticket');
 
+  // a handoff not begun on the target host is sent there first (to get its nonce cookie)
+  const unbound = await browser.get(`${stack.url}/.portcullis/handoff?rd=${encodeURIComponent(app(APP2, '/'))}`);
+  t.equal(unbound.status, 302);
+  t.equal(unbound.location, app(APP2, `/.portcullis/handoff?rd=${encodeURIComponent(app(APP2, '/'))}`));
+
+  // on an app host, the handoff start sets a nonce cookie there and goes to public_url
+  const elsewhere = await browser.get(unbound.location!);
+  t.equal(elsewhere.status, 302);
+  t.equal(new URL(elsewhere.location!).origin, stack.url);
+  t.match(elsewhere.setCookies.join('\n'), /_portcullis_handoff=[\w-]{43}; Path=\/\.portcullis\/handoff;.*HttpOnly.*SameSite=Lax/);
+
   // a ticket for app2 is worth nothing on app3
-  const toApp2 = await browser.get(`${stack.url}/.portcullis/handoff?rd=${encodeURIComponent(app(APP2, '/'))}`);
+  const toApp2 = await browser.get(elsewhere.location!);
   t.equal(toApp2.status, 302);
   const ticketUrl = new URL(toApp2.location!);
   t.equal(ticketUrl.origin, `http://${APP2}:${port}`);
   const misdirected = await browser.get(app(APP3, `/.portcullis/handoff/complete${ticketUrl.search}`));
   t.equal(misdirected.status, 400);
-  t.equal((await browser.get(ticketUrl.href)).status, 302, 'still good where it belongs (the refusal spent nothing)');
-
-  // on an app host, the handoff start goes to public_url
-  const elsewhere = await browser.get(app(APP2, `/.portcullis/handoff?rd=${encodeURIComponent(app(APP2, '/'))}`));
-  t.equal(elsewhere.status, 302);
-  t.equal(new URL(elsewhere.location!).origin, stack.url);
+  // login CSRF: a ticket for carol's session is refused in any browser that did not begin this handoff
+  const victim = stack.browser();
+  await victim.login(`${stack.url}/`, 'dan');
+  const noNonce = await victim.get(ticketUrl.href);
+  t.equal(noNonce.status, 400, 'not for a browser without the nonce cookie');
+  t.equal(noNonce.setCookies.filter((c) => c.startsWith('_portcullis=')).length, 0);
+  await victim.get(app(APP2, `/.portcullis/handoff?rd=${encodeURIComponent(app(APP2, '/'))}`));
+  const planted = await victim.get(ticketUrl.href);
+  t.equal(planted.status, 400, 'nor for one whose own handoff nonce differs');
+  t.match(planted.body, /not started in this browser/);
+  t.equal(planted.setCookies.filter((c) => c.startsWith('_portcullis=')).length, 0, 'no session cookie planted');
+  t.equal((await browser.get(ticketUrl.href)).status, 302, 'still good where it belongs (the refusals spent nothing)');
 });
 
 t.test('a browser that refuses the app domain\'s cookie gets an error page after one round, not a loop', async (t) => {
@@ -122,7 +139,8 @@ t.test('a browser that refuses the app domain\'s cookie gets an error page after
   const page = await browser.navigate(app(APP3, '/'), 8);
   t.equal(page.status, 400);
   t.match(page.body, /did not keep the sign-in cookie/);
-  t.match(page.url, /\/\.portcullis\/handoff\/check\?/);
+  // the nonce cookie it refused stops it already at the ticket (before the loop guard would)
+  t.match(page.url, /\/\.portcullis\/handoff\/complete\?/);
 });
 
 t.test('API clients on an app domain get 401, not a redirect', async (t) => {
@@ -135,13 +153,16 @@ t.test('a wildcard route outside the cookie\'s reach hands off per concrete host
   const browser = stack.browser();
   await browser.login(`${stack.url}/`, 'erin');
   const rd = `http://a.apps.test:${port}/w`;
-  const start = await browser.get(`${stack.url}/.portcullis/handoff?rd=${encodeURIComponent(rd)}`);
+  const begun = await getVia(port, `http://a.apps.test:${port}/.portcullis/handoff?rd=${encodeURIComponent(rd)}`);
+  const nonce = begun.setCookies.find((c) => c.startsWith('_portcullis_handoff='))!;
+  const nonceCookie = nonce.slice(0, nonce.indexOf(';'));
+  const start = await browser.get(begun.location!);
   t.equal(start.status, 302);
   const ticketUrl = new URL(start.location!);
   t.equal(ticketUrl.origin, `http://a.apps.test:${port}`, 'the ticket is for that host');
-  const sibling = await getVia(port, `http://b.apps.test:${port}${ticketUrl.pathname}${ticketUrl.search}`);
+  const sibling = await getVia(port, `http://b.apps.test:${port}${ticketUrl.pathname}${ticketUrl.search}`, { cookie: nonceCookie });
   t.equal(sibling.status, 400, 'not for a sibling under the same wildcard');
-  const done = await getVia(port, ticketUrl.href);
+  const done = await getVia(port, ticketUrl.href, { cookie: nonceCookie });
   t.equal(done.status, 302);
   const cookie = done.setCookies.find((c) => c.startsWith('_portcullis='))!;
   t.notMatch(cookie, /Domain=/i, 'host-only for a.apps.test');

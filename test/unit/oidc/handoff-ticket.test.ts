@@ -12,19 +12,19 @@ function setup(start = 1_700_000_000_000) {
 t.test('a ticket opens to what it was issued for, and hides the session id', async (t) => {
   const { tickets } = setup();
   const sessionId = newSessionId();
-  const value = await tickets.issue({ sessionId, origin: 'https://app.other.org', returnTo: 'https://app.other.org/x?y=1' });
+  const value = await tickets.issue({ sessionId, origin: 'https://app.other.org', returnTo: 'https://app.other.org/x?y=1', nonce: 'n1' });
   t.notOk(value.includes(sessionId), 'encrypted, not just signed');
   t.match(value, /^[A-Za-z0-9_.-]+$/, 'URL-safe as it is');
   const opened = await tickets.open(value);
-  t.match(opened, { sessionId, origin: 'https://app.other.org', returnTo: 'https://app.other.org/x?y=1' });
+  t.match(opened, { sessionId, origin: 'https://app.other.org', returnTo: 'https://app.other.org/x?y=1', nonce: 'n1' });
   t.equal(opened!.jti.length, 43, 'a 256-bit random id for the single-use claim');
-  const again = await tickets.open(await tickets.issue({ sessionId, origin: 'https://app.other.org', returnTo: 'https://app.other.org/' }));
+  const again = await tickets.open(await tickets.issue({ sessionId, origin: 'https://app.other.org', returnTo: 'https://app.other.org/', nonce: 'n2' }));
   t.not(again!.jti, opened!.jti);
 });
 
 t.test('expired, tampered, foreign or garbage tickets do not open', async (t) => {
   const { clock, tickets } = setup();
-  const value = await tickets.issue({ sessionId: newSessionId(), origin: 'https://a.test', returnTo: 'https://a.test/' });
+  const value = await tickets.issue({ sessionId: newSessionId(), origin: 'https://a.test', returnTo: 'https://a.test/', nonce: 'n3' });
   const other = createHandoffTickets({ secret: `${SECRET}-other`, clock });
   t.equal(await other.open(value), undefined, 'another secret');
   const parts = value.split('.');
@@ -37,7 +37,7 @@ t.test('expired, tampered, foreign or garbage tickets do not open', async (t) =>
 
 t.test('the completion URL is on the return address\'s own origin', async (t) => {
   const { tickets } = setup();
-  const url = new URL(await handoffCompleteUrl(tickets, newSessionId(), new URL('http://127.0.0.2:8080/app?q=1')));
+  const url = new URL(await handoffCompleteUrl(tickets, newSessionId(), new URL('http://127.0.0.2:8080/app?q=1'), 'n4'));
   t.equal(url.origin, 'http://127.0.0.2:8080');
   t.equal(url.pathname, '/.portcullis/handoff/complete');
   t.same([...url.searchParams.keys()], ['ticket']);
