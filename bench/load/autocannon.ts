@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { adopt } from '../lib/child.js';
+import { stoppable } from './background.js';
 import type { LoadResult, LoadSpec, LoadTool } from './types.js';
 
 /** autocannon (a devDependency) in a child process: the load generator where wrk is missing. */
@@ -27,17 +27,6 @@ export function createAutocannon(): LoadTool {
     name: 'autocannon',
     describe: `autocannon ${version} (one process)`,
     run: (spec) => launch(spec).done,
-    start(spec) {
-      const { proc, done } = launch({ ...spec, seconds: 3600 });
-      const child = adopt(proc);
-      return {
-        async stop() {
-          proc.kill('SIGINT');
-          const result = await done;
-          await child.stop();
-          return result;
-        },
-      };
-    },
+    start: (spec) => stoppable(launch({ ...spec, seconds: 3600 })),
   };
 }

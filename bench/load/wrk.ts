@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { adopt } from '../lib/child.js';
+import { stoppable } from './background.js';
 import type { LoadResult, LoadSpec, LoadTool } from './types.js';
 
 const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
@@ -64,18 +64,6 @@ export function createWrk(binary: string): LoadTool {
     name: 'wrk',
     describe: `wrk ${version} -t1`,
     run: (spec) => launch(spec, spec.seconds).done,
-    start(spec) {
-      // wrk stops on SIGINT and still prints its summary
-      const { proc, done } = launch(spec, 3600);
-      const child = adopt(proc);
-      return {
-        async stop() {
-          proc.kill('SIGINT');
-          const result = await done;
-          await child.stop();
-          return result;
-        },
-      };
-    },
+    start: (spec) => stoppable(launch(spec, 3600)),
   };
 }
