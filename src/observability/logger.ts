@@ -101,23 +101,49 @@ function batchPerTurn(sink: Flushable): Flushable {
   };
 }
 
+/** One access-log record: only fields the server fills itself, never a header, cookie or token. */
+export interface AccessRecord {
+  reqId: string;
+  route: string;
+  method: string;
+  /** the normalized path without the query string, which may carry secrets */
+  path: string;
+  status: number;
+  ms: number;
+  upstreamMs: number | undefined;
+  /** the signed-in user's `sub` */
+  user: string | undefined;
+}
+
+export interface AccessLog {
+  /** false when `logger` is above info: skip building the record */
+  readonly enabled: () => boolean;
+  write(record: AccessRecord): void;
+}
+
 /**
- * The access log: the same destination as `logger`, without redaction. Redaction runs on every
- * line and showed in profiles of the request path, and an access record holds only fields the
- * server fills itself (route, method, normalized path without query, status, times, user `sub`,
- * request id), never a header, cookie or token. Callers check `logger.isLevelEnabled('info')`.
+ * The access log: one JSON line per request on `logger`'s destination, in pino's line format
+ * (level, time, pid, name, the record, msg "request"), so it reads like every other line. Its
+ * fields are fixed and filled by the server, so the line is put together directly: pino's
+ * generic serializer and redaction were the costliest part of the request path after the sockets.
  */
-export function createAccessLogger(logger: Logger): Logger {
+export function createAccessLog(logger: Logger): AccessLog {
   const stream = (logger as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym];
-  return pino(
-    {
-      level: 'info',
-      name: (logger.bindings()['name'] as string | undefined) ?? 'portcullis',
-      base: { pid: process.pid },
-      timestamp: isoTimeCached(),
+  const name = (logger.bindings()['name'] as string | undefined) ?? 'portcullis';
+  const time = isoTimeCached();
+  if (!stream) return { enabled: () => logger.isLevelEnabled('info'), write: (record) => logger.info(record, 'request') };
+  const head = `,"pid":${process.pid},"name":${JSON.stringify(name)},"reqId":`;
+  return {
+    enabled: () => logger.isLevelEnabled('info'),
+    write(r: AccessRecord): void {
+      stream.write(
+        `{"level":30${time()}${head}${JSON.stringify(r.reqId)},"route":${JSON.stringify(r.route)},"method":${JSON.stringify(r.method)},` +
+          `"path":${JSON.stringify(r.path)},"status":${r.status},"ms":${r.ms}` +
+          `${r.upstreamMs === undefined ? '' : `,"upstreamMs":${r.upstreamMs}`}` +
+          `${r.user === undefined ? '' : `,"user":${JSON.stringify(r.user)}`},"msg":"request"}\n`,
+      );
     },
-    stream,
-  );
+  };
 }
 
 /**

@@ -4,7 +4,7 @@ import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import { securityHeaders, sendError } from '../http/respond.js';
 import { isWellKnownPath } from '../keys/well-known.js';
-import { createAccessLogger, type Logger } from '../observability/logger.js';
+import { createAccessLog, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Pipeline } from '../proxy/pipeline.js';
 import { createRequestContext, fallbackContext } from './request-context.js';
@@ -28,50 +28,25 @@ const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthor
 /** The proxy port: one catch point, where every error becomes a rendered response. */
 export function createProxyServer(deps: ProxyServerDeps): Server {
   const { logger, metrics } = deps;
-  const accessLog = createAccessLogger(logger);
-
-  // labelled children are looked up once per label set, not hashed from label objects per request
-  // (routes come from config and node's parser knows a fixed list of methods: both bounded)
-  const requestCounters = new Map<string, { inc(): void }>();
-  const durationByRoute = new Map<string, { observe(value: number): void }>();
-
-  function count(route: string, method: string, code: number, seconds: number): void {
-    const key = `${route}\u0000${method}\u0000${code}`;
-    let counter = requestCounters.get(key);
-    if (!counter) {
-      counter = metrics.httpRequests.labels({ route, method, code: String(code) });
-      requestCounters.set(key, counter);
-    }
-    counter.inc();
-    let histogram = durationByRoute.get(route);
-    if (!histogram) {
-      histogram = metrics.httpDuration.labels({ route });
-      durationByRoute.set(route, histogram);
-    }
-    histogram.observe(seconds);
-  }
+  const accessLog = createAccessLog(logger);
 
   function observe(res: ServerResponse, ctx: RequestContext, method: string): void {
     res.once('finish', () => {
       const route = ctx.routeId ?? (isPortalPath(ctx.path) ? 'portal' : 'none');
       const seconds = (performance.now() - ctx.startedAt) / 1000;
-      count(route, method, res.statusCode, seconds);
+      metrics.requests.record(route, method, res.statusCode, seconds);
       // the access log: path without the query string, which may carry secrets
-      if (logger.isLevelEnabled('info')) {
-        accessLog.info(
-          {
-            reqId: ctx.id,
-            route,
-            method,
-            path: ctx.path,
-            status: res.statusCode,
-            ms: Math.round(seconds * 1000),
-            // pino leaves out undefined fields: no spread objects per line
-            upstreamMs: ctx.upstreamMs === undefined ? undefined : Math.round(ctx.upstreamMs),
-            user: ctx.user,
-          },
-          'request',
-        );
+      if (accessLog.enabled()) {
+        accessLog.write({
+          reqId: ctx.id,
+          route,
+          method,
+          path: ctx.path,
+          status: res.statusCode,
+          ms: Math.round(seconds * 1000),
+          upstreamMs: ctx.upstreamMs === undefined ? undefined : Math.round(ctx.upstreamMs),
+          user: ctx.user,
+        });
       }
     });
   }
@@ -133,7 +108,7 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
     if (!socket.writable) return socket.destroy();
     const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
     const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    metrics.httpRequests.inc({ route: 'none', method: 'unknown', code: tooLarge ? '431' : '400' });
+    metrics.requests.record('none', 'unknown', tooLarge ? 431 : 400);
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n`);
   });
   return server;

@@ -66,14 +66,47 @@ export function clientFromForwardedFor(value: string | string[] | undefined, tru
 }
 
 /**
+ * The context of one request. A class, so every context has one shape with all its fields from
+ * the start: the request path reads and sets them on every request, and an object built by
+ * spreading or assigning fields onto a literal ended in dictionary mode (hash lookups, and a
+ * rehash whenever `routeId` or `upstreamMs` was set later).
+ */
+class ServerRequestContext implements RequestContext {
+  routeId: string | undefined = undefined;
+  user: string | undefined = undefined;
+  upstreamMs: number | undefined = undefined;
+  readonly method: string | undefined = undefined;
+  /** the request-scoped child logger, made on first use: most requests log only the access line */
+  private child: Logger | undefined = undefined;
+
+  constructor(
+    readonly id: string,
+    readonly startedAt: number,
+    private readonly logger: Logger,
+    readonly scheme: 'http' | 'https',
+    readonly host: string,
+    readonly rawPath: string,
+    readonly path: string,
+    readonly search: string,
+    readonly clientIp: string,
+    readonly trustForwarded: boolean,
+  ) {}
+
+  get log(): Logger {
+    this.child ??= this.logger.child({ reqId: this.id });
+    return this.child;
+  }
+}
+
+/**
  * Everything the request path needs to know about a request, computed once. Throws a 400
  * GatewayError for requests no route could ever serve (no Host, absolute-form target,
  * malformed path); the caller renders it.
  */
 export function createRequestContext(req: IncomingMessage, options: ContextOptions): RequestContext {
+  const startedAt = performance.now();
   const id = randomUUID();
   const socketIp = req.socket.remoteAddress ?? '';
-  const base = lazyLog(id, options.logger);
   const { rawPath, path, search } = parseRequestTarget(req.url ?? '');
 
   const trustForwarded = options.trustProxy(socketIp);
@@ -87,34 +120,10 @@ export function createRequestContext(req: IncomingMessage, options: ContextOptio
     clientIp = clientFromForwardedFor(req.headers['x-forwarded-for'], options.trustProxy) ?? socketIp;
   }
   if (!isValidHost(host)) throw new GatewayError('BAD_REQUEST', 'The Host header is missing or malformed.');
-  return Object.assign(base, { scheme, host: host.toLowerCase(), rawPath, path, search, clientIp, trustForwarded });
-}
-
-/**
- * id, start time and a request-scoped child logger made on first use: most requests never log
- * beyond the access line, and a pino child per request is measurable on the hot path.
- */
-function lazyLog(id: string, logger: Logger): { id: string; startedAt: number; readonly log: Logger } {
-  let child: Logger | undefined;
-  return {
-    id,
-    startedAt: performance.now(),
-    get log() {
-      child ??= logger.child({ reqId: id });
-      return child;
-    },
-  };
+  return new ServerRequestContext(id, startedAt, options.logger, scheme, host.toLowerCase(), rawPath, path, search, clientIp, trustForwarded);
 }
 
 /** A context for requests rejected before one could be built: enough to render an error. */
 export function fallbackContext(logger: Logger): RequestContext {
-  return Object.assign(lazyLog(randomUUID(), logger), {
-    scheme: 'http' as const,
-    host: '',
-    rawPath: '/',
-    path: '/',
-    search: '',
-    clientIp: '',
-    trustForwarded: false,
-  });
+  return new ServerRequestContext(randomUUID(), performance.now(), logger, 'http', '', '/', '/', '', '', false);
 }
