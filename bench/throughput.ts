@@ -161,14 +161,17 @@ function report(
     .flatMap((r) =>
       BASELINES.filter((b) => byName.has(b)).map((b) => {
         const base = byName.get(b)!;
-        return { target: r.name, vs: b, rps: r.rps / base.rps, p99DeltaMs: r.p99 - base.p99, cpuPerRequest: r.cpuUsPerRequest / base.cpuUsPerRequest };
+        // each round's own ratio, then their median: both sides of a ratio ran seconds apart, so
+        // a slow stretch of a shared machine cancels out instead of landing on one side
+        const paired = median(r.rounds.map((round, i) => round.rps / (base.rounds[i]?.rps ?? NaN)));
+        return { target: r.name, vs: b, rps: r.rps / base.rps, rpsPaired: paired, p99DeltaMs: r.p99 - base.p99, cpuPerRequest: r.cpuUsPerRequest / base.cpuUsPerRequest };
       }),
     );
   console.log('');
   for (const r of rows.filter((row) => row.group === 'gateway')) {
     const mine = ratios.filter((x) => x.target === r.name);
     const parts = mine.map(
-      (x) => `${x.rps.toFixed(2)}× ${x.vs} (p99 ${x.p99DeltaMs >= 0 ? '+' : ''}${x.p99DeltaMs.toFixed(2)} ms, CPU/req ${x.cpuPerRequest.toFixed(2)}×)`,
+      (x) => `${x.rps.toFixed(2)}× ${x.vs} (per round ${x.rpsPaired.toFixed(2)}×, p99 ${x.p99DeltaMs >= 0 ? '+' : ''}${x.p99DeltaMs.toFixed(2)} ms, CPU/req ${x.cpuPerRequest.toFixed(2)}×)`,
     );
     console.log(`${r.name}: ${parts.join(', ')}`);
     if (r.errors > 0) console.log(`  note: ${r.errors} answers were errors (non-2xx or socket errors)`);

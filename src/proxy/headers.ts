@@ -195,7 +195,8 @@ export function buildUpstreamHeaders(req: IncomingMessage, opts: UpstreamHeaderO
     out['x-portcullis-user'] = safeHeaderValue(identity.user);
     if (identity.email !== undefined) out['x-portcullis-email'] = safeHeaderValue(identity.email);
     out['x-portcullis-groups'] = groupsValue(identity.groups);
-    if (identity.assertion !== undefined) out['x-portcullis-jwt-assertion'] = safeHeaderValue(identity.assertion);
+    // a compact JWS is base64url and dots by construction: nothing to encode, and it is the longest value
+    if (identity.assertion !== undefined) out['x-portcullis-jwt-assertion'] = identity.assertion;
   }
 
   const chain = opts.trustForwarded ? source['x-forwarded-for'] : undefined;
