@@ -156,6 +156,7 @@ export async function runScale(options: BenchOptions, tool: LoadTool): Promise<v
         `${propagation.backgroundRps.map((r) => r.toFixed(0)).join(' / ')} req/s (-c${options.loadConnections} each):`,
     );
     console.log(`    other replica refuses the cookie:   ${ms(propagation.refusedMs)}`);
+    console.log(`      counted from the logout's answer: ${ms(propagation.refusedAfterAnswerMs)}`);
     console.log(`    a third replica's store tombstone:  ${ms(propagation.tombstoneMs)}`);
     console.log(`    the logout request itself:          ${ms(propagation.logoutMs)}`);
     if (propagation.failures > 0) console.log(`    ${propagation.failures} logouts did not propagate within 5 s or failed`);

@@ -8,6 +8,8 @@ export interface PropagationResult {
   logouts: number;
   /** from sending the logout to replica X until replica Y first refuses the cookie (401) */
   refusedMs: { p50: number; p99: number; max: number };
+  /** from the logout's answer (its tombstone is in Redis then) until replica Y first refuses the cookie */
+  refusedAfterAnswerMs: { p50: number; p99: number; max: number };
   /** from sending the logout until a third replica's store emits the tombstone */
   tombstoneMs: { p50: number; p99: number; max: number };
   /** the logout request itself (its answer comes after the tombstone is in Redis) */
@@ -47,6 +49,7 @@ export async function measureLogoutPropagation(input: {
     input.tool.start({ url: `${url}${input.path}`, seconds: 3600, connections: input.loadConnections, headers: input.loadHeaders }),
   );
   const refused: number[] = [];
+  const refusedAfterAnswer: number[] = [];
   const tombstones: number[] = [];
   const logoutTimes: number[] = [];
   let failures = 0;
@@ -65,7 +68,8 @@ export async function measureLogoutPropagation(input: {
         body: '',
       });
       await logout.body.dump();
-      logoutTimes.push(performance.now() - sent);
+      const answered = performance.now();
+      logoutTimes.push(answered - sent);
       if (logout.statusCode !== 303) {
         failures++;
         continue;
@@ -85,6 +89,7 @@ export async function measureLogoutPropagation(input: {
         continue;
       }
       refused.push(refusedAt - sent);
+      refusedAfterAnswer.push(refusedAt - answered);
       const deadline = performance.now() + 5_000;
       while (!tombstoneAt.has(session.handle) && performance.now() < deadline) await sleep(1);
       const at = tombstoneAt.get(session.handle);
@@ -101,6 +106,7 @@ export async function measureLogoutPropagation(input: {
   return {
     logouts: sessions.length,
     refusedMs: summary(refused),
+    refusedAfterAnswerMs: summary(refusedAfterAnswer),
     tombstoneMs: summary(tombstones),
     logoutMs: summary(logoutTimes),
     failures,
