@@ -123,7 +123,8 @@ export async function runScale(options: BenchOptions, tool: LoadTool): Promise<v
     console.log(line('empty prefix (baseline)', empty.report));
     console.log(line('replica A (cold)', a.report));
     console.log(line('replica B (cold)', b.report));
-    console.log(`  heap per mirrored session: ${perSession(a.report).toFixed(0)} B (A), ${perSession(b.report).toFixed(0)} B (B)`);
+    // a bounded mirror starts (nearly) empty: the per-session figure comes from the fill below
+    if (options.mirrorMax === 0) console.log(`  heap per mirrored session: ${perSession(a.report).toFixed(0)} B (A), ${perSession(b.report).toFixed(0)} B (B)`);
     const first = (r: ReplicaReport) => (r.firstServedMs === undefined ? '?' : `${r.firstServedMs.toFixed(0)} ms`);
     console.log(`  first request served with a seeded session after: ${first(a.report)} (A), ${first(b.report)} (B)`);
     const filled = a.report.filled;

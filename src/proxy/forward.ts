@@ -191,7 +191,6 @@ class Exchange implements Dispatcher.DispatchHandler, OpenConnection {
   private finish(): void {
     this.done = true;
     if (this.tracked) this.connections!.remove(this);
-    this.res.off('close', this.onClientClose);
     if (this.draining) this.res.off('drain', this.onDrain);
   }
 }
@@ -247,7 +246,8 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
         target,
         deps.connections,
       );
-      res.once('close', exchange.onClientClose);
+      // `on`, not `once`, and never removed: it checks `done` itself, and a wrapper per request is not free
+      res.on('close', exchange.onClientClose);
       agent.dispatch(
         {
           origin: route.to.origin,

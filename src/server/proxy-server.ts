@@ -31,7 +31,8 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
   const accessLog = createAccessLog(logger);
 
   function observe(res: ServerResponse, ctx: RequestContext, method: string): void {
-    res.once('finish', () => {
+    // 'finish' comes once per response: `on` spares the once-wrapper
+    res.on('finish', () => {
       const route = ctx.routeId ?? (isPortalPath(ctx.path) ? 'portal' : 'none');
       const seconds = (performance.now() - ctx.startedAt) / 1000;
       metrics.requests.record(route, method, res.statusCode, seconds);
