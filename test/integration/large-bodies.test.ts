@@ -28,9 +28,9 @@ const RSS_GROWTH_LIMIT = 64 * 1024 * 1024;
  * would be ~1000 MB). It follows V8's young generation: with --max-semi-space-size=1 the growth is
  * 24–33 MB, with 2 it is 54–65 MB, and with 4, 8, 16 or the default 70–86 MB; --trace-gc shows the
  * collections that free the socket buffers triggered by "external memory pressure", whose soft
- * limit is itself 64 MB. Not glibc's arenas (MALLOC_ARENA_MAX=2 changes nothing). Until the image
- * ships a tuned young generation (or V8 frees sooner), 64 MB is a todo on Node ≥ 22 and twice that
- * is a hard failure everywhere.
+ * limit is itself 64 MB. Not glibc's arenas (MALLOC_ARENA_MAX=2 changes nothing). A 1 MB
+ * semi-space would meet 64 MB but costs ~1.3× CPU per request, so the image does not set it: 64 MB
+ * is a todo on Node ≥ 22 and twice that is a hard failure everywhere.
  */
 const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 const RSS_TODO = NODE_MAJOR >= 22 ? { todo: `Node ${NODE_MAJOR}: RSS plateaus at ~70 MB (issue 7, item 6)` } : {};
