@@ -1,5 +1,6 @@
 import t from 'tap';
 import type { BrowserClient } from '../support/browser-client.js';
+import { idpSidOf } from '../support/idp.js';
 import { metricSum, replicasOnRedis, statusOn } from '../support/replicas.js';
 
 /**
@@ -9,15 +10,6 @@ import { metricSum, replicasOnRedis, statusOn } from '../support/replicas.js';
  */
 const env = replicasOnRedis(t);
 const FRONTCHANNEL = '/.portcullis/frontchannel-logout';
-
-/** The IdP session (sid) a browser holds, read from the IdP's own store. */
-function idpSidOf(browser: BrowserClient): string {
-  const sessionId = browser.jar.all('_session')[0]?.value;
-  const entry = env.stack.idp!.entries('Session').find((e) => e.id === sessionId);
-  const sid = Object.values((entry?.payload.authorizations ?? {}) as Record<string, { sid?: string }>)[0]?.sid;
-  if (!sid) throw new Error('no IdP session for this browser');
-  return sid;
-}
 
 /** Signs `browser` in on `url`; returns the gateway cookie of that sign-in. */
 async function signIn(browser: BrowserClient, url: string, user: string): Promise<string> {
@@ -44,14 +36,14 @@ t.test('with iss and sid: exactly that IdP session ends, on both replicas', asyn
 
   const laptop = env.stack.browser();
   const onA = await signIn(laptop, a!.url, 'alice');
-  const sid = idpSidOf(laptop);
+  const sid = idpSidOf(env.stack.idp!, laptop);
   // the same IdP session signs in on replica B too (no new IdP sign-in): a second gateway session
   const tablet = sameIdpSession(laptop);
   const alsoSid = await signIn(tablet, b!.url, 'alice');
-  t.equal(idpSidOf(tablet), sid, 'the tablet shares the laptop’s IdP session');
+  t.equal(idpSidOf(env.stack.idp!, tablet), sid, 'the tablet shares the laptop’s IdP session');
   const phone = env.stack.browser();
   const onB = await signIn(phone, b!.url, 'alice');
-  t.not(idpSidOf(phone), sid, 'the phone holds another IdP session');
+  t.not(idpSidOf(env.stack.idp!, phone), sid, 'the phone holds another IdP session');
   t.equal(await statusOn(a!.url, onA), 200);
   t.equal(await statusOn(b!.url, onB), 200);
 
@@ -116,7 +108,7 @@ t.test('bad input is a clear 400, never a 500, and ends nothing', async (t) => {
   const issuer = env.stack.issuer;
   const browser = env.stack.browser();
   const cookie = await signIn(browser, a!.url, 'carol');
-  const sid = idpSidOf(browser);
+  const sid = idpSidOf(env.stack.idp!, browser);
   const cases: Array<[string, Array<[string, string]>]> = [
     ['wrong iss', [['iss', 'https://evil.example'], ['sid', sid]]],
     ['iss with a trailing slash', [['iss', `${issuer}/`], ['sid', sid]]],

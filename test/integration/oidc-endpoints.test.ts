@@ -1,5 +1,6 @@
 import t from 'tap';
 import type { BrowserClient } from '../support/browser-client.js';
+import { idpSidOf } from '../support/idp.js';
 import { parseForms } from '../support/browser-client.js';
 import { eventually, signInUntilCallback, startStack, type Stack } from '../support/stack.js';
 
@@ -22,16 +23,6 @@ async function status(browser: BrowserClient, path = '/whoami'): Promise<number>
   return res.status;
 }
 
-/** The IdP session (sid) a browser holds, read from the IdP's own store. */
-function idpSidOf(browser: BrowserClient): string {
-  const sessionId = browser.jar.all('_session')[0]?.value;
-  const entry = stack.idp!.entries('Session').find((e) => e.id === sessionId);
-  const authorizations = (entry?.payload.authorizations ?? {}) as Record<string, { sid?: string }>;
-  const sid = Object.values(authorizations)[0]?.sid;
-  if (!sid) throw new Error('no IdP session for this browser');
-  return sid;
-}
-
 function backchannel(body: string | undefined, contentType = 'application/x-www-form-urlencoded') {
   return fetch(`${stack.url}/.portcullis/backchannel-logout`, {
     method: 'POST',
@@ -48,7 +39,7 @@ t.test('back-channel logout by sid ends exactly that session', async (t) => {
   t.equal(await status(one), 200);
   t.equal(await status(two), 200);
 
-  t.equal(await stack.idp!.backchannelLogout('alice', { sid: idpSidOf(one) }), 1);
+  t.equal(await stack.idp!.backchannelLogout('alice', { sid: idpSidOf(stack.idp!, one) }), 1);
   t.equal(await status(one), 401, 'the session of that IdP session is gone');
   t.equal(await status(two), 200, "the user's other session survives");
   const page = await one.get(`${stack.url}/one`);

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { BACKCHANNEL_LOGOUT_EVENT } from '../../src/oidc/logout-token.js';
 import type { BrowserClient } from '../support/browser-client.js';
-import { TEST_CLIENT_ID, type DemoIdp } from '../support/idp.js';
+import { idpSidOf, TEST_CLIENT_ID, type DemoIdp } from '../support/idp.js';
 import { metricSum, replicasOnRedis, statusOn } from '../support/replicas.js';
 import { signInUntilCallback } from '../support/stack.js';
 
@@ -55,20 +55,11 @@ function claimsOf(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
 }
 
-/** The IdP session (sid) a browser holds, read from the IdP's own store. */
-function idpSidOf(browser: BrowserClient): string {
-  const sessionId = browser.jar.all('_session')[0]?.value;
-  const entry = env.stack.idp!.entries('Session').find((e) => e.id === sessionId);
-  const sid = Object.values((entry?.payload.authorizations ?? {}) as Record<string, { sid?: string }>)[0]?.sid;
-  if (!sid) throw new Error('no IdP session for this browser');
-  return sid;
-}
-
 async function signIn(url: string, user: string): Promise<{ browser: BrowserClient; cookie: string; sid: string }> {
   const browser = env.stack.browser();
   const page = await browser.login(`${url}/`, user);
   if (page.status !== 200) throw new Error(`sign-in ended with ${page.status}`);
-  return { browser, cookie: browser.cookie('_portcullis')!, sid: idpSidOf(browser) };
+  return { browser, cookie: browser.cookie('_portcullis')!, sid: idpSidOf(env.stack.idp!, browser) };
 }
 
 t.test('a logout token without jti or exp is refused with 400 and ends nothing', async (t) => {
@@ -124,7 +115,7 @@ t.test('a login whose IdP session was logged out before its callback gets a clea
   const idp = env.stack.idp!;
   const browser = env.stack.browser();
   const callback = await signInUntilCallback(browser, `${a!.url}/racing`, 'erin');
-  const sid = idpSidOf(browser);
+  const sid = idpSidOf(env.stack.idp!, browser);
   // the IdP ends that session: its logout token reaches replica B before the callback reaches A
   const logout = await post(b!.url, await logoutToken(idp, { sub: 'erin', sid, jti: `jti-race-${Date.now()}` }));
   t.equal(logout.status, 200, 'the logout token is accepted (no session to end yet)');

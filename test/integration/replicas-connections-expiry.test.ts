@@ -1,6 +1,6 @@
 import t from 'tap';
-import { logCapture, openEvents, openSessionSocket } from '../support/open-connections.js';
-import { metricSum, replicasOnRedis, signIn } from '../support/replicas.js';
+import { logCapture, openAcrossReplicas } from '../support/open-connections.js';
+import { metricSum, replicasOnRedis } from '../support/replicas.js';
 import { eventually } from '../support/stack.js';
 import { clientFrame } from '../support/websocket.js';
 
@@ -19,13 +19,7 @@ const env = replicasOnRedis(t, {
   config: () => ({ session: { idle_timeout: IDLE, refresh_ahead: '4s' } }),
 });
 
-async function openBoth(user: string) {
-  const [a, b] = env.stack.replicas;
-  const cookie = await signIn(env.stack, a!.url, user);
-  const ws = await openSessionSocket(`${a!.url}/ws`, cookie);
-  const sse = await openEvents(`${b!.url}/events?__sse=1`, cookie);
-  return { cookie, ws, sse, session: await logs.sessionOf(user) };
-}
+const openBoth = (user: string) => openAcrossReplicas(env.stack, logs, user);
 
 /** Sends a client text frame every 300 ms until stopped (a user typing into a live page). */
 function chatter(socket: { socket: { write(b: Buffer): unknown } }) {

@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap';
 import { runSessionsCommand } from '../../src/cli/sessions.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { logCapture, openEvents, openSessionSocket } from '../support/open-connections.js';
-import { logout, metricSum, replicasOnRedis, signIn } from '../support/replicas.js';
+import { logCapture, openAcrossReplicas } from '../support/open-connections.js';
+import { logout, metricSum, replicasOnRedis } from '../support/replicas.js';
 import { eventually } from '../support/stack.js';
 
 /**
@@ -13,13 +13,7 @@ import { eventually } from '../support/stack.js';
 const logs = logCapture();
 const env = replicasOnRedis(t, { logLevel: 'info', logDestination: logs.destination });
 
-async function openBoth(user: string) {
-  const [a, b] = env.stack.replicas;
-  const cookie = await signIn(env.stack, a!.url, user);
-  const ws = await openSessionSocket(`${a!.url}/ws`, cookie);
-  const sse = await openEvents(`${b!.url}/events?__sse=1`, cookie);
-  return { cookie, ws, sse, session: await logs.sessionOf(user) };
-}
+const openBoth = (user: string) => openAcrossReplicas(env.stack, logs, user);
 
 /** Both connections end: the WebSocket with Close 1008 and a reason, the stream cleanly. */
 async function bothEnd(t: Test, open: Awaited<ReturnType<typeof openBoth>>, reason = 'session ended') {

@@ -1,4 +1,5 @@
 import { startDemoIdp, type DemoIdp, type DemoIdpClient, type DemoIdpOptions } from '../../src/demo/idp.js';
+import type { BrowserClient } from './browser-client.js';
 
 export type { DemoIdp, DemoIdpClient, DemoIdpOptions };
 
@@ -32,4 +33,14 @@ export async function startTestIdp(
   const registered = clients ?? (publicUrl ? [gatewayClient(publicUrl)] : []);
   if (registered.length === 0) throw new TypeError('startTestIdp: pass `clients` or `publicUrl`');
   return startDemoIdp({ backchannelLoopbackAllowed: true, ...rest, clients: registered });
+}
+
+/** The IdP session (sid) `browser` holds, read from the IdP's own store. */
+export function idpSidOf(idp: DemoIdp, browser: BrowserClient): string {
+  const sessionId = browser.jar.all('_session')[0]?.value;
+  const entry = idp.entries('Session').find((e) => e.id === sessionId);
+  const authorizations = (entry?.payload.authorizations ?? {}) as Record<string, { sid?: string }>;
+  const sid = Object.values(authorizations)[0]?.sid;
+  if (!sid) throw new Error('no IdP session for this browser');
+  return sid;
 }

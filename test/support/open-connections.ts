@@ -1,4 +1,6 @@
 import { eventually } from './eventually.js';
+import { signIn } from './replicas.js';
+import type { Stack } from './stack.js';
 import { closeFrameIn, openWebSocket, type RawWebSocket } from './websocket.js';
 
 /** A Server-Sent Events response read as a browser's EventSource would, until it ends. */
@@ -70,4 +72,16 @@ export function logCapture() {
       return started!['session'] as string;
     },
   };
+}
+
+/**
+ * `user` signs in on the first replica, then holds a WebSocket open through it and an SSE stream
+ * through the second, both on that session; `logs` (the stack's capture) names the session.
+ */
+export async function openAcrossReplicas(stack: Stack, logs: ReturnType<typeof logCapture>, user: string) {
+  const [a, b] = stack.replicas;
+  const cookie = await signIn(stack, a!.url, user);
+  const ws = await openSessionSocket(`${a!.url}/ws`, cookie);
+  const sse = await openEvents(`${b!.url}/events?__sse=1`, cookie);
+  return { cookie, ws, sse, session: await logs.sessionOf(user) };
 }
