@@ -7,7 +7,7 @@ import { createCookieNamespace } from '../http/cookies.js';
 import type { AssertionSubject } from '../keys/assertion.js';
 import type { Clock } from '../lib/clock.js';
 import type { BearerOutcome, BearerPrincipal } from '../oidc/access-tokens.js';
-import type { Subject } from '../policy/types.js';
+import type { Decision, Subject } from '../policy/types.js';
 import type { CompiledRoute } from '../routes/types.js';
 import { cookieRenewal, shouldTouch } from '../session/lifecycle.js';
 import type { SessionResolver } from '../session/resolver.js';
@@ -98,14 +98,22 @@ export function createPipeline(deps: PipelineDeps) {
     return { kind: 'bearer', principal: outcome.principal };
   }
 
-  /** `path` is the path the upstream receives (see upstreamPath): the one path judged and forwarded. */
-  function authorize(runtime: Runtime, route: CompiledRoute, subject: Subject, bearer: boolean, req: IncomingMessage, ctx: RequestContext, path: string): void {
+  /**
+   * The route's policy on `subject` for `method` and `path`, the path the upstream receives (see
+   * upstreamPath): the one path judged and forwarded. A path that differs from a protected one
+   * only in letter case is refused; config validation guarantees the policy exists, and a missing
+   * one denies rather than allows. Pure: new requests and open connections (after a reload) alike.
+   */
+  function decide(runtime: Runtime, route: CompiledRoute, subject: Subject, method: string, path: string): Decision | 'case-mismatch' {
     const policy = route.policy === undefined ? undefined : runtime.policies.get(route.policy);
-    if (policy?.caseConfusable(path)) throw caseMismatch();
-    // config validation guarantees the policy exists; a missing one denies rather than allows
-    const decision = policy
-      ? policy.evaluate(subject, { method: ctx.method ?? req.method ?? 'GET', path })
-      : { allow: false, reasons: ['route has no policy'] };
+    if (!policy) return { allow: false, reasons: ['route has no policy'] };
+    if (policy.caseConfusable(path)) return 'case-mismatch';
+    return policy.evaluate(subject, { method, path });
+  }
+
+  function authorize(runtime: Runtime, route: CompiledRoute, subject: Subject, bearer: boolean, req: IncomingMessage, ctx: RequestContext, path: string): void {
+    const decision = decide(runtime, route, subject, ctx.method ?? req.method ?? 'GET', path);
+    if (decision === 'case-mismatch') throw caseMismatch();
     if (!decision.allow) {
       ctx.log.info({ route: route.id, user: subject.sub, bearer, reasons: decision.reasons }, 'access denied');
       throw new GatewayError('FORBIDDEN', 'You do not have access to this application.', {
@@ -208,10 +216,8 @@ export function createPipeline(deps: PipelineDeps) {
     if (!route || route.to.origin !== opened.target.route.to.origin) return false;
     if (opened.websocket && !route.websockets) return false;
     if (route.public) return true;
-    const path = upstreamPath(route, ctx);
-    const policy = route.policy === undefined ? undefined : runtime.policies.get(route.policy);
-    if (!policy || policy.caseConfusable(path)) return false;
-    return policy.evaluate(toSubject(session), { method: opened.method, path }).allow;
+    const decision = decide(runtime, route, toSubject(session), opened.method, upstreamPath(route, ctx));
+    return decision !== 'case-mismatch' && decision.allow;
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {

@@ -29,6 +29,7 @@ const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthor
 export function createProxyServer(deps: ProxyServerDeps): Server {
   const { logger, metrics } = deps;
   const accessLog = createAccessLog(logger);
+  const contextOptions = { trustProxy: deps.trustProxy, logger };
 
   function observe(res: ServerResponse, ctx: RequestContext, method: string): void {
     // 'finish' comes once per response: `on` spares the once-wrapper
@@ -55,7 +56,7 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let ctx: RequestContext;
     try {
-      ctx = createRequestContext(req, { trustProxy: deps.trustProxy, logger });
+      ctx = createRequestContext(req, contextOptions);
     } catch (error) {
       const fallback = fallbackContext(logger);
       securityHeaders(res, { hsts: deps.hsts, noStore: true });
@@ -85,7 +86,7 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
   async function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
     try {
-      const ctx = createRequestContext(req, { trustProxy: deps.trustProxy, logger });
+      const ctx = createRequestContext(req, contextOptions);
       // the gateway's own endpoints speak no WebSocket: never pass them to a route's upstream
       if (isPortalPath(ctx.path) || isWellKnownPath(ctx.path)) throw new GatewayError('BAD_REQUEST', 'Not a WebSocket endpoint.');
       await deps.pipeline.upgrade(req, socket, head, ctx);
