@@ -1,9 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
+import { writeConfigDir } from '../support/config-dir.js';
 import { startTestIdp, type DemoIdp } from '../support/idp.js';
 import { freePorts } from '../support/ports.js';
 import { eventually } from '../support/stack.js';
@@ -32,20 +30,14 @@ t.teardown(() => idp.close());
 /** A config file at `level`, on fresh ports; returns the file and the admin URL. */
 async function configAt(level: string) {
   const [port, admin] = await freePorts(2);
-  const dir = await mkdtemp(join(tmpdir(), 'portcullis-log-'));
-  await mkdir(join(dir, 'policies'));
-  const file = join(dir, 'portcullis.yaml');
-  await writeFile(
-    file,
-    [
-      `server: { listen: "127.0.0.1:${port}", admin_listen: "127.0.0.1:${admin}", public_url: "http://127.0.0.1:${port}" }`,
-      `idp: { issuer: "${idp.issuer}", client_id: portcullis, client_secret: s3cret, allow_insecure_http: true }`,
-      'cookie: { secret: "a-cookie-secret-of-at-least-32-bytes-long!" }',
-      'routes:',
-      `  - { from: "http://127.0.0.1:${port}", to: "http://127.0.0.1:1", public: true }`,
-      `log: { level: ${level} }`,
-    ].join('\n'),
-  );
+  const { file } = await writeConfigDir('portcullis-log-', [
+    `server: { listen: "127.0.0.1:${port}", admin_listen: "127.0.0.1:${admin}", public_url: "http://127.0.0.1:${port}" }`,
+    `idp: { issuer: "${idp.issuer}", client_id: portcullis, client_secret: s3cret, allow_insecure_http: true }`,
+    'cookie: { secret: "a-cookie-secret-of-at-least-32-bytes-long!" }',
+    'routes:',
+    `  - { from: "http://127.0.0.1:${port}", to: "http://127.0.0.1:1", public: true }`,
+    `log: { level: ${level} }`,
+  ]);
   return { file, adminUrl: `http://127.0.0.1:${admin}` };
 }
 

@@ -1,13 +1,11 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { writeConfigDir } from '../support/config-dir.js';
 import { startTestIdp } from '../support/idp.js';
 import { freePorts } from '../support/ports.js';
 import { eventually } from '../support/stack.js';
@@ -204,22 +202,15 @@ t.test('1 GB up and down through the gateway: bounded RSS, no buffering for a sl
   const publicUrl = `http://127.0.0.1:${port}`;
   const idp = await startTestIdp({ publicUrl });
   t.teardown(() => idp.close());
-  const dir = await mkdtemp(join(tmpdir(), 'portcullis-large-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  await mkdir(join(dir, 'policies'));
-  await writeFile(join(dir, 'policies', 'everyone.yaml'), 'name: everyone\nallow:\n  - authenticated: true\n');
-  const file = join(dir, 'portcullis.yaml');
-  await writeFile(
-    file,
-    [
-      `server: { listen: "127.0.0.1:${port}", admin_listen: "127.0.0.1:${admin}", public_url: "${publicUrl}" }`,
-      `idp: { issuer: "${idp.issuer}", client_id: portcullis, client_secret: s3cret, allow_insecure_http: true }`,
-      'cookie: { secret: "a-cookie-secret-of-at-least-32-bytes-long!" }',
-      'routes:',
-      `  - { from: "${publicUrl}", to: "${upstream.url}", public: true }`,
-      'log: { level: info }',
-    ].join('\n'),
-  );
+  const { file, remove } = await writeConfigDir('portcullis-large-', [
+    `server: { listen: "127.0.0.1:${port}", admin_listen: "127.0.0.1:${admin}", public_url: "${publicUrl}" }`,
+    `idp: { issuer: "${idp.issuer}", client_id: portcullis, client_secret: s3cret, allow_insecure_http: true }`,
+    'cookie: { secret: "a-cookie-secret-of-at-least-32-bytes-long!" }',
+    'routes:',
+    `  - { from: "${publicUrl}", to: "${upstream.url}", public: true }`,
+    'log: { level: info }',
+  ]);
+  t.teardown(remove);
   const child = spawn(process.execPath, [mainJs, '--config', file], { env: { ...process.env, LOG_LEVEL: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));

@@ -1,9 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { writeConfigDir } from '../support/config-dir.js';
 import { startTestIdp } from '../support/idp.js';
 import { freePorts } from '../support/ports.js';
 import { eventually } from '../support/stack.js';
@@ -24,21 +22,15 @@ t.test('SIGTERM: 1001 to open WebSockets, the slow request completes, exit 0', a
   const publicUrl = `http://127.0.0.1:${port}`;
   const idp = await startTestIdp({ publicUrl });
   t.teardown(() => idp.close());
-  const dir = await mkdtemp(join(tmpdir(), 'portcullis-stop-'));
-  await mkdir(join(dir, 'policies'));
-  await writeFile(join(dir, 'policies', 'everyone.yaml'), 'name: everyone\nallow:\n  - authenticated: true\n');
-  const file = join(dir, 'portcullis.yaml');
-  await writeFile(
-    file,
-    [
-      `server: { listen: "127.0.0.1:${port}", admin_listen: "127.0.0.1:${admin}", public_url: "${publicUrl}", shutdown_timeout: 10s }`,
-      `idp: { issuer: "${idp.issuer}", client_id: portcullis, client_secret: s3cret, allow_insecure_http: true }`,
-      'cookie: { secret: "a-cookie-secret-of-at-least-32-bytes-long!" }',
-      'routes:',
-      `  - { from: "${publicUrl}", to: "${upstream.url}", public: true, websockets: true }`,
-      'log: { level: info }',
-    ].join('\n'),
-  );
+  const { file, remove } = await writeConfigDir('portcullis-stop-', [
+    `server: { listen: "127.0.0.1:${port}", admin_listen: "127.0.0.1:${admin}", public_url: "${publicUrl}", shutdown_timeout: 10s }`,
+    `idp: { issuer: "${idp.issuer}", client_id: portcullis, client_secret: s3cret, allow_insecure_http: true }`,
+    'cookie: { secret: "a-cookie-secret-of-at-least-32-bytes-long!" }',
+    'routes:',
+    `  - { from: "${publicUrl}", to: "${upstream.url}", public: true, websockets: true }`,
+    'log: { level: info }',
+  ]);
+  t.teardown(remove);
   const child = spawn(process.execPath, [mainJs, '--config', file], { env: { ...process.env, LOG_LEVEL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
