@@ -267,8 +267,16 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     store.start().catch((error: unknown) => logger.error({ err: error }, 'session store failed to start'));
     scheduler.start();
     keyManager.start().catch((error: unknown) => logger.error({ err: error }, 'signing keys failed to start'));
-    const proxy = await bind(proxyServer, config.server.listen);
-    const admin = await bind(adminServer, config.server.admin_listen);
+    let proxy: AddressInfo;
+    let admin: AddressInfo;
+    try {
+      proxy = await bind(proxyServer, config.server.listen, 'server.listen');
+      admin = await bind(adminServer, config.server.admin_listen, 'server.admin_listen');
+    } catch (error) {
+      // a port in use must end the process with that message, not leave the store and timers running
+      await close();
+      throw error;
+    }
     logger.info({ proxy: `${proxy.address}:${proxy.port}`, admin: `${admin.address}:${admin.port}`, replicaId }, 'listening');
     return { proxy, admin };
   }
@@ -304,12 +312,16 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   };
 }
 
-function bind(server: Server, address: string): Promise<AddressInfo> {
+function bind(server: Server, address: string, key: string): Promise<AddressInfo> {
   const { host, port } = parseListen(address);
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (error: NodeJS.ErrnoException): void => {
+      const why = error.code === 'EADDRINUSE' ? 'is already in use' : error.code === 'EACCES' ? 'needs privileges this process lacks' : `cannot be bound (${error.code ?? error.message})`;
+      reject(new Error(`${key}: ${address} ${why}`, { cause: error }));
+    };
+    server.once('error', failed);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve(server.address() as AddressInfo);
     });
   });

@@ -101,3 +101,24 @@ t.test('the demo opens with its banner, not with warnings or IdP notices', async
   t.notMatch(output, /^oidc-provider /m, 'no raw oidc-provider notices');
   t.match(output, /INFO.*demo IdP \(development mode, expected here\)/, 'its notices come after, readable');
 });
+
+t.test('a port that is already in use ends serve with exit 2, naming the key, instead of leaving it running', async (t) => {
+  const { createServer } = await import('node:net');
+  const squatter = createServer();
+  await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => squatter.close(() => resolve())));
+  const taken = (squatter.address() as { port: number }).port;
+  const [port] = await freePorts(1);
+  const { file } = await writeConfigDir('portcullis-inuse-', [
+    `server: { listen: "127.0.0.1:${port}", admin_listen: "127.0.0.1:${taken}", public_url: "http://127.0.0.1:${port}" }`,
+    `idp: { issuer: "${idp.issuer}", client_id: portcullis, client_secret: s3cret, allow_insecure_http: true }`,
+    'cookie: { secret: "a-cookie-secret-of-at-least-32-bytes-long!" }',
+    'routes:',
+    `  - { from: "http://127.0.0.1:${port}", to: "http://127.0.0.1:1", public: true }`,
+  ]);
+  const proc = run(['--config', file]);
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 15_000);
+  t.teardown(() => clearTimeout(timer));
+  t.equal(await proc.done, 2, 'exits by itself');
+  t.match(proc.output(), new RegExp(`server\\.admin_listen: 127\\.0\\.0\\.1:${taken} is already in use`));
+});

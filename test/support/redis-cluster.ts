@@ -3,7 +3,8 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, startRedis, type RedisServer } from './redis-server.js';
+import { freePort } from './ports.js';
+import { startRedis, type RedisServer } from './redis-server.js';
 
 const run = promisify(execFile);
 

@@ -3,7 +3,8 @@ import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, startRedis, type RedisServer } from './redis-server.js';
+import { freePort } from './ports.js';
+import { startRedis, type RedisServer } from './redis-server.js';
 
 /** A real master plus one `redis-server --sentinel` watching it as `mymaster`. */
 export interface RedisSentinel {

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { Redis } from 'ioredis';
+import { freePort } from './ports.js';
 
 /**
  * A real `redis-server` child for one test file: free port, no persistence, loopback only.
@@ -22,18 +23,6 @@ export interface StartRedisOptions {
   port?: number;
   /** extra redis-server arguments, e.g. ['--rename-command', 'CONFIG', ''] */
   args?: string[];
-}
-
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** True when the redis-server answering on `port` is process `pid` (not another test's server). */
@@ -66,29 +55,12 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/**
- * A free port below the kernel's ephemeral range (32768+ on Linux), so that no other test's
- * listen(0) can take it while this Redis is stopped for an outage and before it restarts.
- */
-async function freeLowPort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  return await freePort();
-}
-
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisServer> {
   if (opts.port === undefined) {
     // two test files may pick the same port at once: the loser's redis-server exits, so try again
     for (let attempt = 0; ; attempt++) {
       try {
-        return await startRedisOn(await freeLowPort(), opts);
+        return await startRedisOn(await freePort(), opts);
       } catch (error) {
         if (attempt >= 4 || !String(error).includes('exited at start')) throw error;
       }

@@ -69,6 +69,17 @@ export interface Stack {
 
 /** A real IdP, a real upstream and N gateways in this process, on free ports. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  // ports are chosen before the servers bind them; another test's server can slip in between
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce(options);
+    } catch (error) {
+      if (attempt >= 3 || !/EADDRINUSE|already in use/.test(String(error))) throw error;
+    }
+  }
+}
+
+async function startStackOnce(options: StackOptions): Promise<Stack> {
   const count = options.replicas ?? 1;
   const upstream = await startUpstream();
   const allPorts = await freePorts(2 * count + 1);
