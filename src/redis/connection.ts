@@ -23,7 +23,7 @@ export interface RedisBackend {
   /** the nodes whose notify-keyspace-events matter: the master, or every cluster master */
   masters(): Redis[];
   getMany(keys: readonly string[]): Promise<(string | null)[]>;
-  /** every key matching `pattern`, in SCAN pages, across every master */
+  /** every key matching `pattern`, in SCAN pages, across every master (each walked on a connection of its own) */
   scan(pattern: string, count: number): AsyncGenerator<string[]>;
   /** a fresh connection for PSUBSCRIBE: to `node` (a cluster master) or to the master */
   createSubscriber(node?: Redis): Redis;
@@ -128,13 +128,22 @@ export function createRedisBackend(target: RedisTarget, options: BackendOptions 
       return values;
     },
     async *scan(pattern, count) {
-      for (const node of masters()) {
-        let cursor = '0';
-        do {
-          const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', count);
-          cursor = next;
-          if (keys.length > 0) yield keys;
-        } while (cursor !== '0');
+      for (const master of masters()) {
+        // its own connection: each SCAN reply would otherwise queue behind the reads of the
+        // previous page on the shared one, and the walk (strictly one call after another) with it
+        const node = master.duplicate({ connectionName: 'portcullis-scan' });
+        node.on('error', () => undefined); // a failure rejects the SCAN in flight; that is what counts
+        try {
+          await node.connect();
+          let cursor = '0';
+          do {
+            const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', count);
+            cursor = next;
+            if (keys.length > 0) yield keys;
+          } while (cursor !== '0');
+        } finally {
+          node.disconnect();
+        }
       }
     },
     createSubscriber(node) {

@@ -26,11 +26,17 @@ export interface Mirror {
   tombstoneOf(handle: string): Tombstone | undefined;
   values(): Iterable<Session>;
   readonly size: number;
-  /** From now on, remember which handles notifications change until `finishResync`. */
+  /** From now on, remember which handles notifications change, and which the resync read, until `finishResync`. */
   beginResync(): void;
-  /** Makes the mirror equal `fresh` except where a notification spoke since `beginResync`. */
-  finishResync(fresh: ReadonlyMap<string, Session>): { dropped: number };
-  /** A resync that failed half-way changes nothing. */
+  /**
+   * A session the resync read from Redis: put as it is (Redis is the authority) unless a
+   * notification spoke of it since `beginResync` or it is tombstoned. Put at once, as pages
+   * arrive, so the work overlaps the wait for the next page instead of piling up at the end.
+   */
+  resyncRead(session: Session): void;
+  /** Drops what the resync did not read and no notification spoke of since `beginResync`. */
+  finishResync(): { dropped: number };
+  /** A resync that failed half-way drops nothing (what it read was true when read). */
   abortResync(): void;
 }
 
@@ -78,6 +84,8 @@ export function createMirror(options: { tombstoneTtlMs: number; maxTombstones?: 
     ttl: Math.max(1000, options.tombstoneTtlMs),
   });
   let changedDuringResync: Set<string> | undefined;
+  let readDuringResync: Set<string> | undefined;
+  let heldAtResync = 0;
 
   // callers hand in objects nobody else holds; frozen here, they can be handed out as they are
   const put = (session: Session): void => {
@@ -121,26 +129,34 @@ export function createMirror(options: { tombstoneTtlMs: number; maxTombstones?: 
     },
     beginResync() {
       changedDuringResync = new Set();
+      readDuringResync = new Set();
+      heldAtResync = sessions.size;
     },
-    finishResync(fresh) {
+    resyncRead(session) {
+      const handle = session.handle;
+      readDuringResync?.add(handle);
+      if (changedDuringResync?.has(handle) || tombstones.has(handle)) return;
+      put(session);
+    },
+    finishResync() {
       const spoke = changedDuringResync ?? new Set<string>();
+      const read = readDuringResync ?? new Set<string>();
       changedDuringResync = undefined;
+      readDuringResync = undefined;
       let dropped = 0;
+      // what came in since beginResync was read or spoken of: a cold start has nothing to drop
+      if (heldAtResync === 0) return { dropped };
       for (const handle of [...sessions.keys()]) {
-        if (!fresh.has(handle) && !spoke.has(handle)) {
+        if (!read.has(handle) && !spoke.has(handle)) {
           sessions.delete(handle);
           dropped++;
         }
-      }
-      for (const [handle, session] of fresh) {
-        if (spoke.has(handle) || tombstones.has(handle)) continue;
-        // Redis is the authority here, whatever version this mirror held
-        put(session);
       }
       return { dropped };
     },
     abortResync() {
       changedDuringResync = undefined;
+      readDuringResync = undefined;
     },
   };
 }

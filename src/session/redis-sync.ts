@@ -146,7 +146,7 @@ export function createSync(ctx: StoreContext): Sync {
         return 0;
       }
       mirror.beginResync();
-      const fresh = new Map<string, Session>();
+      let read = 0;
       const inFlight = new Set<Promise<void>>();
       const fetch = async (page: string[]): Promise<void> => {
         const values = await backend.getMany(page);
@@ -155,7 +155,10 @@ export function createSync(ctx: StoreContext): Sync {
           const what = keys.classify(key);
           if (what.kind !== 'session') return;
           const session = decodeAlive(what.handle, values[index], now);
-          if (session) fresh.set(what.handle, session);
+          if (session) {
+            mirror.resyncRead(session);
+            read++;
+          }
         });
       };
       try {
@@ -171,10 +174,10 @@ export function createSync(ctx: StoreContext): Sync {
         await Promise.allSettled(inFlight);
         throw error;
       }
-      const { dropped } = mirror.finishResync(fresh);
+      const { dropped } = mirror.finishResync();
       if (dropped > 0) logger.info({ dropped }, 'resync dropped sessions that Redis no longer holds');
       ctx.emit({ kind: 'resync', sessions: mirror.size });
-      return fresh.size;
+      return read;
     },
   };
 }

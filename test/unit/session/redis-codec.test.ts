@@ -62,16 +62,27 @@ t.test('mirror: newer wins, tombstoned handles stay out, resync reconciles', asy
 
   mirror.apply(v(1, session.lastSeenAt, 'a'));
   mirror.apply(v(1, session.lastSeenAt, 'b'));
+  mirror.apply(v(1, session.lastSeenAt, 'd'));
   mirror.beginResync();
   mirror.apply(v(1, session.lastSeenAt, 'c')); // a notification during the resync
-  const fresh = new Map([['a', v(4, session.lastSeenAt, 'a')], ['h1', v(9)]]);
-  t.same(mirror.finishResync(fresh), { dropped: 1 }, 'b is gone from Redis');
-  t.equal(mirror.get('a')?.version, 4, 'Redis is the authority');
+  mirror.apply(v(5, session.lastSeenAt, 'd')); // ... that the resync's older read must not undo
+  mirror.resyncRead(v(4, session.lastSeenAt, 'a'));
+  t.equal(mirror.get('a')?.version, 4, 'a read is in the mirror at once');
+  mirror.resyncRead(v(9));
+  mirror.resyncRead(v(2, session.lastSeenAt, 'd'));
+  mirror.apply(v(5, session.lastSeenAt, 'a'));
+  t.same(mirror.finishResync(), { dropped: 1 }, 'b is gone from Redis');
+  t.equal(mirror.get('a')?.version, 5, 'a notification after the read wins by version as always');
   t.equal(mirror.get('b'), undefined);
   t.ok(mirror.get('c'), 'what a notification said during the resync stays');
+  t.equal(mirror.get('d')?.version, 5, 'a read older than a notification during the resync is ignored');
   t.equal(mirror.get('h1'), undefined, 'a tombstoned handle stays out');
 
   mirror.beginResync();
+  mirror.resyncRead(v(7, session.lastSeenAt, 'c'));
   mirror.abortResync();
-  t.equal(mirror.size, 2, 'an aborted resync changes nothing');
+  t.equal(mirror.size, 3, 'an aborted resync drops nothing');
+  t.equal(mirror.get('c')?.version, 7, 'what it read was true when read');
+  mirror.beginResync();
+  t.same(mirror.finishResync(), { dropped: 3 }, 'a resync that read nothing empties the mirror');
 });
