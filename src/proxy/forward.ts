@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
 import { PassThrough, type Duplex } from 'node:stream';
-import { Agent, type Dispatcher } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import type { Logger } from '../observability/logger.js';
@@ -74,7 +74,8 @@ class Exchange implements Dispatcher.DispatchHandler, OpenConnection {
   readonly kind = 'stream';
   /** the upstream's response declared its length: cutting it short must not look complete */
   private sized = false;
-  private tracked = false;
+  /** in the connection registry (by OpenResponseTracker) */
+  tracked = false;
   done = false;
   /** writing the upstream's status/headers failed: the upstream's answer was malformed */
   headError = false;
@@ -90,7 +91,7 @@ class Exchange implements Dispatcher.DispatchHandler, OpenConnection {
     readonly fail: (exchange: Exchange, error: unknown) => GatewayError | undefined,
     readonly settle: Settle,
     readonly target: ForwardTarget,
-    readonly connections: ConnectionRegistry | undefined,
+    readonly tracker: OpenResponseTracker | undefined,
   ) {}
 
   get ctx(): RequestContext | undefined {
@@ -149,11 +150,8 @@ class Exchange implements Dispatcher.DispatchHandler, OpenConnection {
       if (upstreamCookies !== undefined && own !== undefined) out['set-cookie'] = [...asList(own), ...asList(upstreamCookies)];
       res.writeHead(statusCode, out);
       this.sized = headers['content-length'] !== undefined;
-      if (this.connections && this.target.session) {
-        // a Map set and delete: cheap enough for every response, and a stream need not announce itself
-        this.connections.add(this);
-        this.tracked = true;
-      }
+      // a stream need not announce itself: whatever is still open after this tick is tracked
+      if (this.tracker && this.target.session) this.tracker.later(this);
     } catch (error) {
       this.headError = true;
       this.controller?.abort(error as Error);
@@ -190,9 +188,33 @@ class Exchange implements Dispatcher.DispatchHandler, OpenConnection {
 
   private finish(): void {
     this.done = true;
-    if (this.tracked) this.connections!.remove(this);
+    if (this.tracked) this.tracker!.registry.remove(this);
     if (this.draining) this.res.off('drain', this.onDrain);
   }
+}
+
+/**
+ * Tracks responses in the connection registry once the tick their head arrived in is over, and
+ * only those still open then: most end in the same parse as their head. One microtask for all;
+ * microtasks run before any other I/O callback, so no session event comes in between (one that
+ * came while the request was judged is the registry sweep's to catch, as before).
+ */
+class OpenResponseTracker {
+  private readonly heads: Exchange[] = [];
+  constructor(readonly registry: ConnectionRegistry) {}
+
+  later(exchange: Exchange): void {
+    if (this.heads.push(exchange) === 1) queueMicrotask(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    for (const exchange of this.heads) {
+      if (exchange.done) continue;
+      exchange.tracked = true;
+      this.registry.add(exchange);
+    }
+    this.heads.length = 0;
+  };
 }
 
 /** Requests without Content-Length or Transfer-Encoding have no body (RFC 9112 §6.3). */
@@ -205,12 +227,22 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   const { metrics } = deps;
   const log = deps.logger.child({ part: 'forward' });
   const isGatewayCookie = deps.reservedCookieName ? createCookieNamespace(deps.reservedCookieName) : undefined;
-  // one Agent = one keep-alive Pool per upstream origin, owned by this forwarder (never global)
-  const agent = new Agent({
-    connections: deps.connectionsPerOrigin ?? 128,
-    connect: { timeout: deps.connectTimeoutMs ?? 10_000 },
-    keepAliveTimeout: 4_000,
-  });
+  // a keep-alive Pool per upstream origin, owned by this forwarder (never global); held directly,
+  // not through an Agent, which would wrap and look up each request once more on its way
+  const pools = new Map<string, Pool>();
+  const poolFor = (origin: string): Pool => {
+    let pool = pools.get(origin);
+    if (pool === undefined) {
+      pool = new Pool(origin, {
+        connections: deps.connectionsPerOrigin ?? 128,
+        connect: { timeout: deps.connectTimeoutMs ?? 10_000 },
+        keepAliveTimeout: 4_000,
+      });
+      pools.set(origin, pool);
+    }
+    return pool;
+  };
+  const tracker = deps.connections ? new OpenResponseTracker(deps.connections) : undefined;
   const upgrader = createUpgrader({
     logger: log,
     metrics,
@@ -244,13 +276,12 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
         failure,
         (error) => (error ? reject(error) : resolve()),
         target,
-        deps.connections,
+        tracker,
       );
       // `on`, not `once`, and never removed: it checks `done` itself, and a wrapper per request is not free
       res.on('close', exchange.onClientClose);
-      agent.dispatch(
+      poolFor(route.to.origin).dispatch(
         {
-          origin: route.to.origin,
           path: target.path,
           method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
           headers,
@@ -288,7 +319,8 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     async close() {
       upgrader.close();
       // the server drained first; whatever is still in flight now is cut off
-      await agent.destroy();
+      await Promise.all([...pools.values()].map((pool) => pool.destroy()));
+      pools.clear();
     },
   };
 }
