@@ -264,7 +264,10 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       if (closing) watcher.close();
     }
     // the store connects in the background: held sessions and /healthz do not wait for it
-    store.start().catch((error: unknown) => logger.error({ err: error }, 'session store failed to start'));
+    store.start().catch((error: unknown) => {
+      // closing (e.g. a port that could not be bound) ends the start too: that is no failure of the store
+      if (!closing) logger.error({ err: error }, 'session store failed to start');
+    });
     scheduler.start();
     keyManager.start().catch((error: unknown) => logger.error({ err: error }, 'signing keys failed to start'));
     let proxy: AddressInfo;
@@ -274,7 +277,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       admin = await bind(adminServer, config.server.admin_listen, 'server.admin_listen');
     } catch (error) {
       // a port in use must end the process with that message, not leave the store and timers running
-      await close();
+      await close().catch((closeError: unknown) => logger.warn({ err: closeError }, 'stopping after a failed start failed'));
       throw error;
     }
     logger.info({ proxy: `${proxy.address}:${proxy.port}`, admin: `${admin.address}:${admin.port}`, replicaId }, 'listening');

@@ -229,10 +229,13 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   const isGatewayCookie = deps.reservedCookieName ? createCookieNamespace(deps.reservedCookieName) : undefined;
   // a keep-alive Pool per upstream origin, owned by this forwarder (never global); held directly,
   // not through an Agent, which would wrap and look up each request once more on its way
+  // (a reload that drops an origin leaves its Pool idle: its sockets close after keepAliveTimeout)
   const pools = new Map<string, Pool>();
+  let closed = false;
   const poolFor = (origin: string): Pool => {
     let pool = pools.get(origin);
     if (pool === undefined) {
+      if (closed) throw new GatewayError('UPSTREAM_UNREACHABLE', 'The gateway is shutting down.');
       pool = new Pool(origin, {
         connections: deps.connectionsPerOrigin ?? 128,
         connect: { timeout: deps.connectTimeoutMs ?? 10_000 },
@@ -319,6 +322,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     async close() {
       upgrader.close();
       // the server drained first; whatever is still in flight now is cut off
+      closed = true;
       await Promise.all([...pools.values()].map((pool) => pool.destroy()));
       pools.clear();
     },

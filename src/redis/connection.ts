@@ -37,6 +37,8 @@ export interface BackendOptions {
 }
 
 const MGET_PAGE = 1000;
+/** longer than one connect attempt (connectTimeout) plus a Sentinel lookup */
+const SCAN_CONNECT_DEADLINE_MS = 10_000;
 
 export function backoff(maxMs: number): (times: number) => number {
   return (times) => Math.min(50 * 2 ** Math.min(times, 10), maxMs);
@@ -108,6 +110,8 @@ export function createRedisBackend(target: RedisTarget, options: BackendOptions 
     subscriberOptions = () => ({ ...base, ...where, retryStrategy });
   }
 
+  /** connections of SCAN walks in progress: closed with the backend */
+  const scanning = new Set<Redis>();
   const masters = (): Redis[] => (client instanceof Cluster ? client.nodes('master') : [client]);
 
   return {
@@ -130,11 +134,14 @@ export function createRedisBackend(target: RedisTarget, options: BackendOptions 
     async *scan(pattern, count) {
       for (const master of masters()) {
         // its own connection: each SCAN reply would otherwise queue behind the reads of the
-        // previous page on the shared one, and the walk (strictly one call after another) with it
-        const node = master.duplicate({ connectionName: 'portcullis-scan' });
+        // previous page on the shared one, and the walk (strictly one call after another) with
+        // it. One attempt, no reconnects (a Sentinel lookup would otherwise retry forever): a
+        // failure fails this walk, and the store's recovery starts another.
+        const node = master.duplicate({ connectionName: 'portcullis-scan', retryStrategy: () => null, sentinelRetryStrategy: () => null });
         node.on('error', () => undefined); // a failure rejects the SCAN in flight; that is what counts
+        scanning.add(node);
         try {
-          await node.connect();
+          await withDeadline(node.connect(), SCAN_CONNECT_DEADLINE_MS, 'the SCAN connection did not come up');
           let cursor = '0';
           do {
             const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', count);
@@ -142,6 +149,7 @@ export function createRedisBackend(target: RedisTarget, options: BackendOptions 
             if (keys.length > 0) yield keys;
           } while (cursor !== '0');
         } finally {
+          scanning.delete(node);
           node.disconnect();
         }
       }
@@ -150,7 +158,19 @@ export function createRedisBackend(target: RedisTarget, options: BackendOptions 
       return new Redis({ ...subscriberOptions(node), connectionName: 'portcullis-sub' });
     },
     async close() {
+      for (const node of scanning) node.disconnect();
+      scanning.clear();
       await quit(client);
     },
   };
+}
+
+/** Rejects with `message` if `promise` has not settled within `ms`. */
+async function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

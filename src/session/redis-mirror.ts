@@ -133,9 +133,11 @@ export function createMirror(options: { tombstoneTtlMs: number; maxTombstones?: 
       heldAtResync = sessions.size;
     },
     resyncRead(session) {
+      // outside a resync nothing says whether a notification spoke since the read: drop it
+      if (!readDuringResync || !changedDuringResync) return;
       const handle = session.handle;
-      readDuringResync?.add(handle);
-      if (changedDuringResync?.has(handle) || tombstones.has(handle)) return;
+      readDuringResync.add(handle);
+      if (changedDuringResync.has(handle) || tombstones.has(handle)) return;
       put(session);
     },
     finishResync() {

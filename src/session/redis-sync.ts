@@ -170,8 +170,9 @@ export function createSync(ctx: StoreContext): Sync {
         }
         await Promise.all(inFlight);
       } catch (error) {
-        mirror.abortResync();
+        // reads still in flight must land while the resync still tracks what notifications said
         await Promise.allSettled(inFlight);
+        mirror.abortResync();
         throw error;
       }
       const { dropped } = mirror.finishResync();

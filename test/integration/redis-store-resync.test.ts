@@ -32,6 +32,8 @@ t.test(`a replica joining resyncs ${COUNT} sessions (timing printed, not asserte
   t.same(events.find((e) => e.kind === 'resync'), { kind: 'resync', sessions: COUNT });
   t.equal([...reader.store.snapshot()].length, COUNT);
   t.ok(handles.every((h) => reader.store.peek(h)), 'every session mirrored');
+  const clients = String(await redis.client().client('LIST'));
+  t.notMatch(clients, /name=portcullis-scan/, 'the SCAN walk closed its own connection when it was done');
 
   // and a resync that finds a session gone drops it
   const raw = redis.client();

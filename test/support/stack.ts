@@ -101,10 +101,9 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     idp = await startTestIdp({ port: idpPort, clients, ...options.idp });
     return idp;
   };
-  if (!options.idpDown) await startIdp();
-
   const replicas: Replica[] = [];
   try {
+    if (!options.idpDown) await startIdp();
     for (let i = 0; i < count; i++) {
       const url = urls[i]!;
       const ctx = { url, upstream, port: ports[i]!, ports };

@@ -83,6 +83,8 @@ t.test('mirror: newer wins, tombstoned handles stay out, resync reconciles', asy
   mirror.abortResync();
   t.equal(mirror.size, 3, 'an aborted resync drops nothing');
   t.equal(mirror.get('c')?.version, 7, 'what it read was true when read');
+  mirror.resyncRead(v(1, session.lastSeenAt, 'late'));
+  t.equal(mirror.get('late'), undefined, 'a read that lands after the resync ended is dropped');
   mirror.beginResync();
   t.same(mirror.finishResync(), { dropped: 3 }, 'a resync that read nothing empties the mirror');
 });
