@@ -27,9 +27,10 @@ t.before(async () => {
 });
 t.teardown(() => idp.close());
 
-/** A config file at `level`, on fresh ports; returns the file and the admin URL. */
-async function configAt(level: string) {
-  const [port, admin] = await freePorts(2);
+/** A config file at `level`, on fresh ports (or the admin port given); returns the file and the admin URL. */
+async function configAt(level: string, adminPort?: number) {
+  const [port, freeAdmin] = await freePorts(2);
+  const admin = adminPort ?? freeAdmin;
   const { file } = await writeConfigDir('portcullis-log-', [
     `server: { listen: "127.0.0.1:${port}", admin_listen: "127.0.0.1:${admin}", public_url: "http://127.0.0.1:${port}" }`,
     `idp: { issuer: "${idp.issuer}", client_id: portcullis, client_secret: s3cret, allow_insecure_http: true }`,
@@ -108,14 +109,7 @@ t.test('a port that is already in use ends serve with exit 2, naming the key, in
   await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => squatter.close(() => resolve())));
   const taken = (squatter.address() as { port: number }).port;
-  const [port] = await freePorts(1);
-  const { file } = await writeConfigDir('portcullis-inuse-', [
-    `server: { listen: "127.0.0.1:${port}", admin_listen: "127.0.0.1:${taken}", public_url: "http://127.0.0.1:${port}" }`,
-    `idp: { issuer: "${idp.issuer}", client_id: portcullis, client_secret: s3cret, allow_insecure_http: true }`,
-    'cookie: { secret: "a-cookie-secret-of-at-least-32-bytes-long!" }',
-    'routes:',
-    `  - { from: "http://127.0.0.1:${port}", to: "http://127.0.0.1:1", public: true }`,
-  ]);
+  const { file } = await configAt('info', taken);
   const proc = run(['--config', file]);
   const timer = setTimeout(() => proc.child.kill('SIGKILL'), 15_000);
   t.teardown(() => clearTimeout(timer));
