@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.js';
 import { systemClock, type Clock } from '../lib/clock.js';
+import { withTimeout } from '../lib/settle.js';
 import { generateStoredKey } from '../keys/key-material.js';
 import type { Logger } from '../observability/logger.js';
 import { createRedisKeyStore } from '../keys/redis-key-store.js';
@@ -26,14 +27,8 @@ export async function runRotateKeysCommand(
     keyMaterial: config.session.encryption_key ?? config.cookie.secret,
     logger: deps.logger,
   });
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      store.start(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Redis did not become ready within ${CONNECT_TIMEOUT_MS / 1000}s`)), CONNECT_TIMEOUT_MS);
-      }),
-    ]);
+    await withTimeout(store.start(), CONNECT_TIMEOUT_MS, `Redis did not become ready within ${CONNECT_TIMEOUT_MS / 1000}s`);
     const now = clock.now();
     const key = await generateStoredKey(now, now + config.signing.publish_ahead);
     if (!(await store.add(key))) throw new Error('the new key could not be stored');
@@ -41,7 +36,6 @@ export async function runRotateKeysCommand(
     deps.out(`published now; signs from ${new Date(key.activatesAt).toISOString()} (in ${Math.round(config.signing.publish_ahead / 1000)}s)`);
     return 0;
   } finally {
-    clearTimeout(timer);
     await store.close();
   }
 }

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { Config } from '../config/index.js';
 import { systemClock } from '../lib/clock.js';
+import { withTimeout } from '../lib/settle.js';
 import type { Logger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { createSessionAudit, withAudit } from '../session/audit.js';
@@ -59,10 +60,3 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}

@@ -14,3 +14,12 @@ export async function settleWithin(work: Iterable<Promise<unknown>>, ms: number)
     clearTimeout(timer);
   }
 }
+
+/** `promise`, or a rejection with `message` once `ms` have passed without it settling. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

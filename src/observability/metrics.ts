@@ -152,8 +152,7 @@ export class RequestMetrics {
 
   constructor(registry: Registry) {
     // prom-client's registry takes any metric that reports its samples through get()
-    registry.registerMetric(this.counter() as unknown as Metric);
-    registry.registerMetric(this.histogram() as unknown as Metric);
+    for (const metric of [this.counter(), this.histogram()]) registry.registerMetric(metric as unknown as Metric);
   }
 
   /**
@@ -182,7 +181,7 @@ export class RequestMetrics {
 
   private counter() {
     const name = 'portcullis_http_requests_total';
-    const get = () => {
+    const get = async () => {
       const values: Array<{ labels: Record<string, string>; value: number }> = [];
       for (const [route, tally] of this.routes) {
         for (const [method, byCode] of tally.byMethod) {
@@ -191,12 +190,12 @@ export class RequestMetrics {
       }
       return { name, help: 'Requests handled on the proxy port', type: 'counter', aggregator: 'sum', values };
     };
-    return { name, get: async () => get(), reset: () => this.routes.clear() };
+    return { name, get, reset: () => this.routes.clear() };
   }
 
   private histogram() {
     const name = 'portcullis_http_request_duration_seconds';
-    const get = () => {
+    const get = async () => {
       const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = [];
       for (const [route, tally] of this.routes) {
         if (tally.count === 0) continue;
@@ -209,8 +208,8 @@ export class RequestMetrics {
         values.push({ labels: { route }, value: tally.sum, metricName: `${name}_sum` });
         values.push({ labels: { route }, value: tally.count, metricName: `${name}_count` });
       }
-      return { name, help: 'Time to response headers on the proxy port', type: 'histogram', aggregator: 'sum', values };
+      return { name, help: 'Time until the response was sent in full on the proxy port', type: 'histogram', aggregator: 'sum', values };
     };
-    return { name, get: async () => get(), reset: () => this.routes.clear() };
+    return { name, get, reset: () => this.routes.clear() };
   }
 }

@@ -235,7 +235,6 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   const poolFor = (origin: string): Pool => {
     let pool = pools.get(origin);
     if (pool === undefined) {
-      if (closed) throw new GatewayError('UPSTREAM_UNREACHABLE', 'The gateway is shutting down.');
       pool = new Pool(origin, {
         connections: deps.connectionsPerOrigin ?? 128,
         connect: { timeout: deps.connectTimeoutMs ?? 10_000 },
@@ -256,6 +255,8 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   function forward(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): Promise<void> {
     const { route } = target;
     if (res.destroyed) return Promise.resolve();
+    // after close() no Pool is made again (nothing would destroy it): as a closed Agent would, fail
+    if (closed) return Promise.reject(new GatewayError('UPSTREAM_UNREACHABLE', 'The gateway is shutting down.'));
     let body: PassThrough | undefined;
     if (hasBody(req)) {
       // undici destroys a failed request's body; a pass-through keeps that from destroying the

@@ -1,5 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RedisTarget } from '../config/redis-url.js';
+import { withTimeout } from '../lib/settle.js';
 
 /** One server connection (a master, or a subscriber): the other modules name it by this type. */
 export type RedisConnection = Redis;
@@ -141,7 +142,7 @@ export function createRedisBackend(target: RedisTarget, options: BackendOptions 
         node.on('error', () => undefined); // a failure rejects the SCAN in flight; that is what counts
         scanning.add(node);
         try {
-          await withDeadline(node.connect(), SCAN_CONNECT_DEADLINE_MS, 'the SCAN connection did not come up');
+          await withTimeout(node.connect(), SCAN_CONNECT_DEADLINE_MS, 'the SCAN connection did not come up');
           let cursor = '0';
           do {
             const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', count);
@@ -165,12 +166,3 @@ export function createRedisBackend(target: RedisTarget, options: BackendOptions 
   };
 }
 
-/** Rejects with `message` if `promise` has not settled within `ms`. */
-async function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

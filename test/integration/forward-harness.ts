@@ -18,6 +18,8 @@ export interface TestGateway {
   /** one entry per forward() call, in completion order: 'ok' or the rejection */
   outcomes: Array<'ok' | unknown>;
   upstreamErrors(): Promise<Record<string, number>>;
+  /** closes only the forwarder (as shutdown does after the server drained), leaving the server up */
+  closeForwarder(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -100,6 +102,7 @@ export async function startGateway(
       for (const v of (await metrics.upstreamErrors.get()).values) out[String(v.labels.kind)] = v.value;
       return out;
     },
+    closeForwarder: () => forwarder.close(),
     async close() {
       await forwarder.close();
       for (const socket of sockets) socket.destroy();

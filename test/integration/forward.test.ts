@@ -381,6 +381,19 @@ t.test('keep-alive: sequential requests reuse one upstream connection', async (t
   t.equal(ports.size, 1, 'one upstream connection served all five');
 });
 
+t.test('a request that reaches a closed forwarder is a 502, and nothing reaches the upstream', async (t) => {
+  const upstream = await startStreamingUpstream();
+  t.teardown(() => upstream.close());
+  const gw = await startGateway(makeRoute(upstream.url));
+  t.teardown(() => gw.close());
+  t.equal((await fetchRaw(`${gw.url}/port`)).status, 200, 'served while open');
+  await gw.closeForwarder();
+  const res = await fetchRaw(`${gw.url}/upload`, { method: 'POST', body: 'late' });
+  t.equal(res.status, 502);
+  t.equal(JSON.parse(res.body.toString()).code, 'GW_UPSTREAM_UNREACHABLE');
+  t.equal(upstream.state.uploadReceived, 0, 'the upstream never saw the request');
+});
+
 t.test('HEAD and Expect: 100-continue pass through', async (t) => {
   const upstream = await startUpstream();
   t.teardown(() => upstream.close());

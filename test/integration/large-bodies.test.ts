@@ -21,14 +21,15 @@ const mainJs = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const GB = 1024 * 1024 * 1024;
 const RSS_GROWTH_LIMIT = 64 * 1024 * 1024;
 /**
- * The issue's bound (64 MB) holds on Node 20; on Node 26 the same gateway grows 67–79 MB in every
+ * The issue's bound (64 MB) holds on Node 20; on Node 26 the same gateway grows 66–84 MB in every
  * case, whatever the body size, so it is a plateau rather than buffering (a buffered gigabyte
- * would be ~1000 MB). It follows V8's young generation: with --max-semi-space-size=1 the growth is
- * 24–33 MB, with 2 it is 54–65 MB, and with 4, 8, 16 or the default 70–86 MB; --trace-gc shows the
- * collections that free the socket buffers triggered by "external memory pressure", whose soft
- * limit is itself 64 MB. Not glibc's arenas (MALLOC_ARENA_MAX=2 changes nothing). A 1 MB
- * semi-space would meet 64 MB but costs ~1.3× CPU per request, so the image does not set it: 64 MB
- * is a todo on Node ≥ 22 and twice that is a hard failure everywhere.
+ * would be ~1000 MB). The JS heap stays flat meanwhile; what grows is external memory: socket
+ * buffers already passed on, dead but not yet collected, until V8's "external memory pressure"
+ * collection, which comes at 64 MB over what the last one left. A smaller young generation
+ * collects them sooner (--max-semi-space-size=1: 24–33 MB, 2: 41–65 MB; 4, 8, 16 or the default:
+ * 68–93 MB) but costs 1.3× (1 MB) or 1.09× (2 MB) CPU per request, so the image does not set it.
+ * Not glibc's arenas or trim thresholds (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_ change nothing).
+ * 64 MB is a todo on Node ≥ 22 and twice that is a hard failure everywhere.
  */
 const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 const RSS_TODO = NODE_MAJOR >= 22 ? { todo: `Node ${NODE_MAJOR}: RSS plateaus at ~70 MB (issue 7, item 6)` } : {};

@@ -1,4 +1,8 @@
+import type { Redis } from 'ioredis';
 import t from 'tap';
+import { parseRedisUrl } from '../../src/config/redis-url.js';
+import { createRedisBackend } from '../../src/redis/connection.js';
+import { eventually } from '../support/eventually.js';
 import { startRedis } from '../support/redis-server.js';
 import { makeRecord, makeStore } from '../support/redis-store-fixture.js';
 import type { StoreEvent } from '../../src/session/store.js';
@@ -45,4 +49,30 @@ t.test(`a replica joining resyncs ${COUNT} sessions (timing printed, not asserte
   t.comment(`reconnect + resync: ${(performance.now() - again).toFixed(0)} ms`);
   t.equal(reader.store.peek(handles[0]!), undefined);
   t.equal([...reader.store.snapshot()].length, COUNT - 1);
+});
+
+t.test('the SCAN walk runs on a connection of its own, closed when the walk ends or the backend closes', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.close());
+  const raw = redis.client();
+  await raw.mset(Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`w:${i}`, '1'])));
+  const backend = createRedisBackend(parseRedisUrl(redis.url));
+  t.teardown(() => backend.close());
+  await (backend.client as Redis).connect();
+  const scanConnections = async () => (String(await raw.client('LIST')).match(/name=portcullis-scan/g) ?? []).length;
+
+  const walk = backend.scan('w:*', 100);
+  let keys = (await walk.next()).value?.length ?? 0;
+  t.equal(await scanConnections(), 1, 'mid-walk, a portcullis-scan connection is open');
+  for await (const page of walk) keys += page.length;
+  t.equal(keys, 3000, 'every key found');
+  await eventually(async () => (await scanConnections()) === 0, 5000);
+  t.pass('closed when the walk ended');
+
+  const abandoned = backend.scan('w:*', 100);
+  await abandoned.next();
+  t.equal(await scanConnections(), 1);
+  await backend.close();
+  await eventually(async () => (await scanConnections()) === 0, 5000);
+  t.pass('a walk left half-way is closed with the backend');
 });
