@@ -6,8 +6,8 @@ import { onPath } from './targets/nginx.js';
 import { runThroughput } from './throughput.js';
 
 /**
- * npm run bench [-- scale] [options]: see lib/options.ts for the options, throughput.ts and
- * scale.ts for what each mode measures. The load generator is wrk when it is on PATH (Debian
+ * npm run bench [-- scale|instructions] [options]: see lib/options.ts for the options, and
+ * throughput.ts, scale.ts and instructions.ts for what each mode measures. The load generator is wrk when it is on PATH (Debian
  * package `wrk`), autocannon (a devDependency) otherwise.
  */
 function pickTool(wanted: string | undefined): LoadTool {
@@ -22,6 +22,11 @@ async function main(): Promise<void> {
     return;
   }
   const options = parseOptions(process.argv.slice(2), process.env);
+  if (options.mode === 'instructions') {
+    const { runInstructions } = await import('./instructions.js');
+    await runInstructions(options);
+    return;
+  }
   const tool = pickTool(options.tool);
   if (options.mode === 'scale') {
     const { runScale } = await import('./scale.js');

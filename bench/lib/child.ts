@@ -36,16 +36,17 @@ export function adopt(proc: ChildProcess): Child {
 }
 
 /**
- * Starts `node script args…` and resolves with its first stdout line parsed as JSON (each
+ * Starts `node script args…` (after `launcher`, e.g. valgrind and its options) and resolves with its first stdout line parsed as JSON (each
  * bench child announces itself that way once it listens). Stderr is kept for the error message.
  */
 export async function startNodeChild<T>(
   script: URL,
   args: string[] = [],
-  options: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  options: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number; launcher?: string[] } = {},
 ): Promise<{ child: Child; hello: T }> {
   const spawnOptions: SpawnOptions = { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } };
-  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), script.pathname, ...args], spawnOptions);
+  const command = [...(options.launcher ?? []), process.execPath, ...(options.nodeArgs ?? []), script.pathname, ...args];
+  const proc = spawn(command[0]!, command.slice(1), spawnOptions);
   const child = adopt(proc);
   let stderr = '';
   proc.stderr?.on('data', (chunk: Buffer) => {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
  * environment (argv wins). Numbers are checked here so a typo fails at once, not after minutes.
  */
 export interface BenchOptions {
-  mode: 'throughput' | 'scale';
+  mode: 'throughput' | 'scale' | 'instructions';
   /** measured seconds per target per round */
   seconds: number;
   /** seconds of load per target before the first round (JIT, pools, caches) */
@@ -29,16 +29,21 @@ export interface BenchOptions {
   loadConnections: number;
   /** scale mode: session.redis.mirror_max_sessions of the replicas (0 = unbounded, the default) */
   mirrorMax: number;
+  /** instructions mode: requests counted per target */
+  requests: number;
+  /** instructions mode: requests per target before counting starts (JIT tiers, pools, caches) */
+  warmupRequests: number;
 }
 
-const NUMBERS = ['seconds', 'warmup', 'rounds', 'connections', 'sessions', 'logouts', 'idle-seconds', 'load-connections', 'mirror-max'] as const;
+const NUMBERS = ['seconds', 'warmup', 'rounds', 'connections', 'sessions', 'logouts', 'idle-seconds', 'load-connections', 'mirror-max', 'requests', 'warmup-requests'] as const;
 const STRINGS = ['tool', 'targets', 'path', 'out'] as const;
 type Name = (typeof NUMBERS)[number] | (typeof STRINGS)[number];
 
-export const USAGE = `usage: npm run bench [-- scale] [--seconds N] [--warmup N] [--rounds N] [--connections N]
+export const USAGE = `usage: npm run bench [-- scale|instructions] [--seconds N] [--warmup N] [--rounds N] [--connections N]
                  [--tool wrk|autocannon] [--targets a,b] [--path /bench] [--out DIR]
        scale mode: [--sessions N] [--logouts N] [--idle-seconds N] [--load-connections N]
                    [--mirror-max N]
+       instructions mode (needs valgrind): [--requests N] [--warmup-requests N] [--targets a,b]
 targets: upstream, nginx, undici, http-proxy-3, gateway-public, gateway-session-memory, gateway-session-redis
 Each option can also be set as BENCH_<NAME> (e.g. BENCH_SECONDS=10, BENCH_LOAD_CONNECTIONS=4).`;
 
@@ -51,7 +56,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
   let mode: BenchOptions['mode'] = 'throughput';
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === 'scale' || arg === 'throughput') {
+    if (arg === 'scale' || arg === 'throughput' || arg === 'instructions') {
       mode = arg;
       continue;
     }
@@ -87,5 +92,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     idleSeconds: number('idle-seconds', 5, 1),
     loadConnections: Math.floor(number('load-connections', 8, 1)),
     mirrorMax: Math.floor(number('mirror-max', 0, 0)),
+    requests: Math.floor(number('requests', 5000, 100)),
+    warmupRequests: Math.floor(number('warmup-requests', 15_000, 0)),
   };
 }

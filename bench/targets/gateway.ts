@@ -54,7 +54,10 @@ export function gatewayConfig(spec: GatewaySpec): Record<string, unknown> {
  * logging (the access log at info goes to stdout, which is /dev/null here), metrics on. Resolves
  * once /readyz says ready (IdP discovered, store synced, keys loaded).
  */
-export async function startGatewayProcess(spec: GatewaySpec): Promise<{ url: string; adminUrl: string; pid: number; stop(): Promise<void> }> {
+export async function startGatewayProcess(
+  spec: GatewaySpec,
+  options: { launcher?: string[]; readyTimeoutMs?: number } = {},
+): Promise<{ url: string; adminUrl: string; pid: number; stop(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-gw-'));
   const file = join(dir, 'portcullis.yaml');
   // JSON is YAML: no second serializer needed
@@ -66,7 +69,9 @@ export async function startGatewayProcess(spec: GatewaySpec): Promise<{ url: str
   const nodeArgs = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   // BENCH_GATEWAY_MAIN=/other/checkout/dist/src/main.js measures another build with this harness
   const main = process.env.BENCH_GATEWAY_MAIN || MAIN;
-  const proc = spawn(process.execPath, [...nodeArgs, main, 'serve', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  // `launcher` runs the gateway under another program (the instructions mode's valgrind)
+  const command = [...(options.launcher ?? []), process.execPath, ...nodeArgs, main, 'serve', '--config', file];
+  const proc = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env });
   let stderr = '';
   proc.stderr?.on('data', (chunk: Buffer) => {
     if (stderr.length < 4000) stderr += chunk.toString();
@@ -81,7 +86,7 @@ export async function startGatewayProcess(spec: GatewaySpec): Promise<{ url: str
     await until(async () => {
       if (proc.exitCode !== null) throw new Error(`the gateway exited (${proc.exitCode}): ${stderr.trim()}`);
       return (await fetch(`${adminUrl}/readyz`)).ok;
-    }, 'the gateway to be ready', 30_000);
+    }, 'the gateway to be ready', options.readyTimeoutMs ?? 30_000);
   } catch (error) {
     await stop();
     throw error;

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { parseCallgrindAnnotate } from '../../../bench/instructions.js';
 import { parseOptions } from '../../../bench/lib/options.js';
 import { parseWrkOutput } from '../../../bench/load/wrk.js';
 import { combineRounds, median, percentile } from '../../../bench/report/stats.js';
@@ -47,6 +48,34 @@ t.test('options: defaults, BENCH_* from the environment, argv wins, bad values f
   t.throws(() => parseOptions(['--tool', 'ab'], {}), /--tool must be wrk or autocannon/);
   t.throws(() => parseOptions(['--frobnicate', '1'], {}), /unknown argument --frobnicate/);
   t.throws(() => parseOptions(['--seconds'], {}), /--seconds needs a value/);
+  t.match(parseOptions(['instructions', '--requests', '2000'], { BENCH_WARMUP_REQUESTS: '100' }), { mode: 'instructions', requests: 2000, warmupRequests: 100 });
+  t.match(parseOptions(['instructions'], {}), { requests: 5000, warmupRequests: 15_000 });
+  t.throws(() => parseOptions(['instructions', '--requests', '10'], {}), /--requests must be a number ≥ 100/);
+});
+
+/** The head and a few lines of what callgrind_annotate 3.19 printed for a gateway run. */
+const ANNOTATE = `--------------------------------------------------------------------------------
+Profile data file 'gw/callgrind.out.1' (creator: callgrind-3.19.0)
+--------------------------------------------------------------------------------
+Events recorded:  Ir
+--------------------------------------------------------------------------------
+Ir
+--------------------------------------------------------------------------------
+1,128,544,102 (100.0%)  PROGRAM TOTALS
+
+--------------------------------------------------------------------------------
+Ir                   file:function
+--------------------------------------------------------------------------------
+55,853,514 ( 4.95%)  ???:Builtins_KeyedLoadIC_Megamorphic [/usr/bin/node]
+ 5,131,505 ( 0.45%)  ???:v8::internal::compiler::GraphReducer::ReduceTop() [/usr/bin/node]
+ 4,875,750 ( 0.43%)  ???:v8::internal::maglev::MaglevGraphBuilder::VisitLdar() [/usr/bin/node]
+    29,804 ( 0.00%)  ???:0x000000000d120400 [???]
+ 1,000,000 ( 0.09%)  ./malloc/./malloc/malloc.c:_int_malloc [/usr/lib/x86_64-linux-gnu/libc.so.6]
+`;
+
+t.test('parseCallgrindAnnotate: the program total and the JIT compilers\' share of it', async (t) => {
+  t.same(parseCallgrindAnnotate(ANNOTATE), { total: 1_128_544_102, compiling: 5_131_505 + 4_875_750 });
+  t.throws(() => parseCallgrindAnnotate('callgrind_annotate: no such file'), /no PROGRAM TOTALS/);
 });
 
 t.test('stats: medians over rounds, nearest-rank percentiles', async (t) => {
