@@ -15,10 +15,9 @@ import { onPath } from './targets/nginx.js';
 /**
  * `npm run bench -- instructions`: the machine instructions each target process executes per
  * request, counted by valgrind's callgrind. Unlike req/s and CPU time these do not drift with a
- * shared machine's speed, whatever else runs beside them. They still move between runs (Node 20,
- * two or three runs each: gateway public 177–185k, signed in 224–257k, undici pass 137–148k),
- * because V8 keeps re-optimizing some functions long after the warm-up and now and then leaves
- * one of node's own on a slow path for a whole run; what it compiles meanwhile is reported apart
+ * shared machine's speed, whatever else runs beside them: on Node 26 two runs agreed within
+ * 1.5 % for the gateway. On Node 20 they do not settle (V8 there keeps recompiling under valgrind:
+ * one build's public route gave 177k–225k), so use Node 26. What V8 compiles meanwhile is reported apart
  * (the JIT compiling column) and left out of the ratios. They count user space only (not the
  * kernel's half of every socket call) and not the load generator or the upstream, so they bound
  * what the code costs, not the req/s a machine reaches. Each target runs alone under callgrind
@@ -123,6 +122,9 @@ export async function runInstructions(options: BenchOptions): Promise<void> {
     `portcullis bench (instructions): callgrind, ${options.warmupRequests} warm-up then ${options.requests} counted requests per target, ` +
       `${CONCURRENCY} keep-alive connections, GET ${options.path}, Node ${process.version}`,
   );
+  if (Number(process.versions.node.split('.')[0]) < 22) {
+    console.log('  note: on Node 20 V8 keeps recompiling under valgrind and the counts vary by up to a third between runs; Node 26 settles');
+  }
   try {
     const upstream = await startNodeChild<{ url: string }>(new URL('./targets/upstream.js', import.meta.url));
     stoppers.push(upstream.child);

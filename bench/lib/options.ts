@@ -93,6 +93,6 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     loadConnections: Math.floor(number('load-connections', 8, 1)),
     mirrorMax: Math.floor(number('mirror-max', 0, 0)),
     requests: Math.floor(number('requests', 5000, 100)),
-    warmupRequests: Math.floor(number('warmup-requests', 15_000, 0)),
+    warmupRequests: Math.floor(number('warmup-requests', 40_000, 0)),
   };
 }

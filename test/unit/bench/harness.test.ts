@@ -49,7 +49,7 @@ t.test('options: defaults, BENCH_* from the environment, argv wins, bad values f
   t.throws(() => parseOptions(['--frobnicate', '1'], {}), /unknown argument --frobnicate/);
   t.throws(() => parseOptions(['--seconds'], {}), /--seconds needs a value/);
   t.match(parseOptions(['instructions', '--requests', '2000'], { BENCH_WARMUP_REQUESTS: '100' }), { mode: 'instructions', requests: 2000, warmupRequests: 100 });
-  t.match(parseOptions(['instructions'], {}), { requests: 5000, warmupRequests: 15_000 });
+  t.match(parseOptions(['instructions'], {}), { requests: 5000, warmupRequests: 40_000 });
   t.throws(() => parseOptions(['instructions', '--requests', '10'], {}), /--requests must be a number ≥ 100/);
 });
 
