@@ -17,8 +17,8 @@ import { onPath } from './targets/nginx.js';
  * request, counted by valgrind's callgrind. Unlike req/s and CPU time these do not drift with a
  * shared machine's speed, whatever else runs beside them: on Node 26 two runs agreed within
  * 1.5 % for the gateway. On Node 20 they do not settle (V8 there keeps recompiling under valgrind:
- * one build's public route gave 177k–225k), so use Node 26. What V8 compiles meanwhile is reported apart
- * (the JIT compiling column) and left out of the ratios. They count user space only (not the
+ * one build's public route gave 177k–225k), so use Node 26. What V8 compiles meanwhile is
+ * reported apart (the JIT compiling column) and left out of the ratios. They count user space only (not the
  * kernel's half of every socket call) and not the load generator or the upstream, so they bound
  * what the code costs, not the req/s a machine reaches. Each target runs alone under callgrind
  * with counting off, takes `warmupRequests` (JIT tiers settle), then `requests` are counted from 8

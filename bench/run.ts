@@ -7,8 +7,8 @@ import { runThroughput } from './throughput.js';
 
 /**
  * npm run bench [-- scale|instructions] [options]: see lib/options.ts for the options, and
- * throughput.ts, scale.ts and instructions.ts for what each mode measures. The load generator is wrk when it is on PATH (Debian
- * package `wrk`), autocannon (a devDependency) otherwise.
+ * throughput.ts, scale.ts and instructions.ts for what each mode measures. The load generator
+ * is wrk when it is on PATH (Debian package `wrk`), autocannon (a devDependency) otherwise.
  */
 function pickTool(wanted: string | undefined): LoadTool {
   const wrk = onPath('wrk');

@@ -36,8 +36,9 @@ export function adopt(proc: ChildProcess): Child {
 }
 
 /**
- * Starts `node script args…` (after `launcher`, e.g. valgrind and its options) and resolves with its first stdout line parsed as JSON (each
- * bench child announces itself that way once it listens). Stderr is kept for the error message.
+ * Starts `node script args…` (after `launcher`, e.g. valgrind and its options) and resolves
+ * with its first stdout line parsed as JSON (each bench child announces itself that way once it
+ * listens). Stderr is kept for the error message.
  */
 export async function startNodeChild<T>(
   script: URL,
