@@ -78,6 +78,27 @@ t.test('file-level problems', async (t) => {
   }
 });
 
+t.test('YAML errors never quote the document, whichever kind of error it is', async (t) => {
+  const dir = tempDir(t);
+  const SECRET = 'hunter2-the-cookie-secret';
+  // each of these makes the yaml package put a piece of the offending line into its message
+  const cases: Array<[name: string, text: string, expected: string]> = [
+    ['block scalar header', `cookie:\n  secret: |${SECRET}\n`, 'YAML syntax error at line 2, column 12: YAML cannot read the text here (a value that needs quotes?)'],
+    ['not a YAML token', `cookie:\n  secret: >-2z ${SECRET}\n`, 'YAML syntax error at line 2, column 14: YAML cannot read the text here (a value that needs quotes?)'],
+    ['a tag without suffix', `cookie:\n  secret: !${SECRET}! x\n`, 'YAML syntax error at line 2, column 11: an unknown !tag (this file format uses none)'],
+    ['a bad escape', `cookie:\n  secret: "\\q${SECRET}"\n`, 'YAML syntax error at line 2, column 12: a double-quoted string has an invalid escape sequence'],
+  ];
+  for (const [name, text, expected] of cases) {
+    const file = join(dir, `${name.replaceAll(' ', '-')}.yaml`);
+    writeFileSync(file, text);
+    const error = await errorOf(loadConfigFile(file, {}));
+    const messages = error?.issues.map((i) => i.message) ?? [];
+    t.ok(messages.length > 0, `${name}: refused`);
+    t.notOk(messages.some((m) => m.includes(SECRET.slice(0, 8))), `${name}: no piece of the line in ${JSON.stringify(messages)}`);
+    t.equal(messages[0], expected, name);
+  }
+});
+
 t.test('checkConfig returns every issue', async (t) => {
   const dir = tempDir(t);
   writeFileSync(join(dir, 'c.yaml'), VALID.replace('"http://127.0.0.1:3000"', '"ftp://x"'));
