@@ -9,6 +9,13 @@ import type { ConfigIssue } from '../errors.js';
 type ZodIssue = z.core.$ZodIssue;
 
 const PLAIN_KEY = /^[A-Za-z0-9_$-]+$/;
+/**
+ * Keys are echoed so a typo can be found, but only key-sized ones: the longest key the config
+ * knows is 25 characters (configure_keyspace_events). A longer or multi-line "key" is a piece of
+ * the document that broken YAML turned into one, and that piece may hold a secret.
+ */
+const MAX_ECHOED_KEY = 28;
+const PRINTABLE = /^[\x20-\x7e]*$/;
 
 /**
  * `["routes", 2, "to"]` → `routes[2].to`. A prefix names the file the keys are in:
@@ -18,6 +25,7 @@ export function formatKeyPath(segments: readonly PropertyKey[], prefix = ''): st
   let out = '';
   for (const segment of segments) {
     if (typeof segment === 'number') out += `[${segment}]`;
+    else if (typeof segment === 'string' && (segment.length > MAX_ECHOED_KEY || !PRINTABLE.test(segment))) out += `[(a key of ${segment.length} characters)]`;
     // an odd key ("", "a.b", "x y") is quoted, so the path stays readable and never comes out empty
     else if (typeof segment === 'string' && !PLAIN_KEY.test(segment)) out += `[${JSON.stringify(segment)}]`;
     else out += out === '' ? String(segment) : `.${String(segment)}`;

@@ -102,10 +102,15 @@ const mutation = fc.record({
 
 type MutationStep = typeof mutation extends fc.Arbitrary<infer R> ? R : never;
 
-/** Applies mutations to a deep copy; paths are picked among the nodes that exist at that moment. */
+/**
+ * Applies mutations to a deep copy; paths are picked among the nodes that exist at that moment.
+ * Inserted values are copies too: fast-check hands the same value objects to later runs while it
+ * shrinks, and a value edited in place by one run (or put inside itself) would become a cycle.
+ */
 function mutate(doc: unknown, mutations: readonly MutationStep[]): unknown {
   let root: unknown = structuredClone(doc);
-  for (const m of mutations) {
+  for (const step of mutations) {
+    const m = { ...step, value: structuredClone(step.value) };
     const paths = allPaths(root);
     const path = paths[m.at % paths.length]!;
     if (path.length === 0) {

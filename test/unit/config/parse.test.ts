@@ -118,6 +118,10 @@ t.test('unknown keys everywhere are refused with a hint', async (t) => {
     ['nested section', (raw) => (raw.session = { redis: { URL: 'x' } }), 'session.redis.URL: unknown key (did you mean "url"?)'],
     ['_file where none is supported', (raw) => (raw.idp.client_id_file = 'x'), 'idp.client_id_file: unknown key (allowed: issuer, client_id, client_secret, scopes, allow_insecure_http, login_timeout, groups_claim, access_token_audiences)'],
     ['__proto__ is just a key', (raw) => Object.defineProperty(raw.routes[0], '__proto__', { value: { public: true }, enumerable: true }), 'routes[0].__proto__: unknown key (allowed: from, to, policy, public, preserve_host, strip_prefix, timeout, websockets, bearer_tokens)'],
+    ['an odd short key is quoted', (raw) => (raw.cookie['se cret'] = 'x'), 'cookie["se cret"]: unknown key (did you mean "secret"?)'],
+    // broken YAML can make a piece of the document a key, secret and all: it is counted, not shown
+    ['a multi-line key', (raw) => (raw['{\n idp:,\n  client_secret: hunter2hunter2\n}'] = null), '[(a key of 42 characters)]: unknown key (allowed: server, idp, cookie, session, routes, policies_dir, signing, log)'],
+    ['a key longer than any key', (raw) => (raw.idp['hunter2hunter2hunter2hunter2hunter2'] = 'x'), 'idp[(a key of 35 characters)]: unknown key (allowed: issuer, client_id, client_secret, scopes, allow_insecure_http, login_timeout, groups_claim, access_token_audiences)'],
   ];
   for (const [name, mutate, expected] of cases) {
     const raw = baseConfig();
