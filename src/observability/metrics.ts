@@ -152,7 +152,8 @@ export class RequestMetrics {
 
   constructor(registry: Registry) {
     // prom-client's registry takes any metric that reports its samples through get()
-    for (const metric of [this.counter(), this.histogram()]) registry.registerMetric(metric as unknown as Metric);
+    registry.registerMetric(this.counter() as unknown as Metric);
+    registry.registerMetric(this.histogram() as unknown as Metric);
   }
 
   /**
