@@ -40,12 +40,28 @@ interface Served {
   metric(name: string): Promise<number | undefined>;
 }
 
+/**
+ * Starts `portcullis serve` on a fresh proxy port (the admin port is the kernel's pick, read from
+ * the child's own `listening` line, so a health check can never be answered by another process).
+ * A proxy port some parallel test took in the gap after it was picked is picked again; any other
+ * early exit fails with the child's exit code and stderr.
+ */
 async function serve(t: Test, configPath: string, write: (text: string) => Promise<void>, firstPaths: string[]): Promise<Served> {
-  const [port, admin] = [await freePort(), await freePort()];
+  for (let attempt = 1; ; attempt++) {
+    const started = await startServe(t, configPath, write, firstPaths);
+    if (started.ok) return started.served;
+    if (!(started.portInUse && attempt < 3)) throw new Error(`portcullis serve exited with ${started.exitCode} before listening: ${started.stderr}`);
+  }
+}
+
+type Started = { ok: true; served: Served } | { ok: false; portInUse: boolean; exitCode: number | null; stderr: string };
+
+async function startServe(t: Test, configPath: string, write: (text: string) => Promise<void>, firstPaths: string[]): Promise<Started> {
+  const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const config = (paths: string[], extra: string[] = []) =>
     [
-      `server: { listen: "127.0.0.1:${port}", admin_listen: "127.0.0.1:${admin}", public_url: "${base}" }`,
+      `server: { listen: "127.0.0.1:${port}", admin_listen: "127.0.0.1:0", public_url: "${base}" }`,
       `idp: { issuer: "${idp.issuer}", client_id: portcullis, client_secret: test-client-secret-of-reasonable-length, allow_insecure_http: true }`,
       `cookie: { secret: "${COOKIE_SECRET}" }`,
       'routes:',
@@ -58,27 +74,42 @@ async function serve(t: Test, configPath: string, write: (text: string) => Promi
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let stderr = '';
   child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => t.comment(String(d)));
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    t.comment(String(d));
+  });
   const exited = new Promise((resolve) => child.once('exit', resolve));
+  let closed = false; // exited, and its output all read
+  child.once('close', () => (closed = true));
   t.teardown(async () => {
     if (child.exitCode === null) {
       child.kill('SIGTERM');
       await exited;
     }
   });
+  const logs = () => output.split('\n').flatMap(parseLine);
+  const listening = await eventually(() => logs().find((l) => l['msg'] === 'listening') ?? (closed ? 'exited' : undefined), 15_000);
+  if (listening === 'exited') {
+    return { ok: false, portInUse: stderr.includes('server.listen') && stderr.includes('already in use'), exitCode: child.exitCode, stderr };
+  }
+  const admin = Number(String(listening!['admin']).split(':').pop());
   await eventually(async () => (await fetch(`http://127.0.0.1:${admin}/healthz`)).ok, 15_000);
   return {
-    port,
-    admin,
-    base,
-    config,
-    logs: () => output.split('\n').flatMap(parseLine),
-    signal: (name) => child.kill(name),
-    async metric(name) {
-      const text = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
-      const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-      return line === undefined ? undefined : Number(line.split(' ')[1]);
+    ok: true,
+    served: {
+      port,
+      admin,
+      base,
+      config,
+      logs,
+      signal: (name) => child.kill(name),
+      async metric(name) {
+        const text = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+        const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+        return line === undefined ? undefined : Number(line.split(' ')[1]);
+      },
     },
   };
 }
@@ -92,6 +123,9 @@ function parseLine(line: string): Array<Record<string, unknown>> {
   }
 }
 
+const unlessExists = (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EEXIST') throw error;
+};
 const status = async (url: string) => (await fetch(url)).status;
 const reloadLines = (served: Served) => served.logs().filter((l) => l['part'] === 'reload');
 
@@ -162,8 +196,9 @@ t.test('a Kubernetes ConfigMap update (..data symlink swapped) is picked up', as
     async (text) => {
       await generation('..2026_12_02_a', text, onePolicy);
       await swapData('..2026_12_02_a');
-      await symlink('..data/portcullis.yaml', configPath);
-      await symlink('..data/policies', join(dir, 'policies'));
+      // (again on a second try, when the first proxy port was taken)
+      await symlink('..data/portcullis.yaml', configPath).catch(unlessExists);
+      await symlink('..data/policies', join(dir, 'policies')).catch(unlessExists);
     },
     ['a'],
   );
