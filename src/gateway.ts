@@ -30,6 +30,7 @@ import { createForwardAuth } from './server/forward-auth.js';
 import { createCookieScope } from './session/cookie-scope.js';
 import { createProxyServer } from './server/proxy-server.js';
 import { createAddressMatcher } from './lib/address-ranges.js';
+import { createBufferReclaimer } from './lib/buffer-reclaimer.js';
 import { createEndWitness, createSessionAudit, withAudit } from './session/audit.js';
 import { createSessionStore } from './session/create-store.js';
 import type { SessionStore } from './session/store.js';
@@ -162,7 +163,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     clock,
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
-  const forwarder = createForwarder({ logger, metrics, reservedCookieName: config.cookie.name, connections });
+  const forwarder = createForwarder({ logger, metrics, reservedCookieName: config.cookie.name, connections, reclaimer: createBufferReclaimer() });
   const pipeline = createPipeline({
     runtime,
     store,

@@ -5,6 +5,7 @@ import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { BufferReclaimer } from '../lib/buffer-reclaimer.js';
 import type { CompiledRoute } from '../routes/types.js';
 import type { Session } from '../session/types.js';
 import { createCookieNamespace } from '../http/cookies.js';
@@ -52,6 +53,8 @@ export interface ForwarderDeps {
   reservedCookieName?: string;
   /** where responses and WebSockets of a session are tracked while open, so they end with it */
   connections?: ConnectionRegistry;
+  /** told of every body chunk handed on, so their buffers are freed by bytes passed */
+  reclaimer?: BufferReclaimer;
 }
 
 function asList(value: OutgoingHttpHeader): string[] {
@@ -92,6 +95,7 @@ class Exchange implements Dispatcher.DispatchHandler, OpenConnection {
     readonly settle: Settle,
     readonly target: ForwardTarget,
     readonly tracker: OpenResponseTracker | undefined,
+    readonly reclaimer: BufferReclaimer,
   ) {}
 
   get ctx(): RequestContext | undefined {
@@ -161,6 +165,7 @@ class Exchange implements Dispatcher.DispatchHandler, OpenConnection {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     // ended by close(): what the upstream still had in flight is dropped
     if (this.cut) return;
+    this.reclaimer.passed(chunk.length);
     if (this.res.write(chunk) || this.draining) return;
     // a slow reader: stop reading from the upstream until the client has taken what it has
     this.draining = true;
@@ -217,6 +222,20 @@ class OpenResponseTracker {
   };
 }
 
+/** A request body on its way to undici, counted for the reclaimer (as cheap as the PassThrough it is). */
+class CountedBody extends PassThrough {
+  constructor(readonly reclaimer: BufferReclaimer) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error: null, chunk: Buffer) => void): void {
+    this.reclaimer.passed(chunk.length);
+    callback(null, chunk);
+  }
+}
+
+const NO_RECLAIMER: BufferReclaimer = { passed() {} };
+
 /** Requests without Content-Length or Transfer-Encoding have no body (RFC 9112 §6.3). */
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
@@ -245,6 +264,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     return pool;
   };
   const tracker = deps.connections ? new OpenResponseTracker(deps.connections) : undefined;
+  const reclaimer = deps.reclaimer ?? NO_RECLAIMER;
   const upgrader = createUpgrader({
     logger: log,
     metrics,
@@ -261,7 +281,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     if (hasBody(req)) {
       // undici destroys a failed request's body; a pass-through keeps that from destroying the
       // client's socket, so a 502 can still be sent
-      body = new PassThrough();
+      body = new CountedBody(reclaimer);
       req.pipe(body);
     }
     let headers = target.headers;
@@ -281,6 +301,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
         (error) => (error ? reject(error) : resolve()),
         target,
         tracker,
+        reclaimer,
       );
       // `on`, not `once`, and never removed: it checks `done` itself, and a wrapper per request is not free
       res.on('close', exchange.onClientClose);

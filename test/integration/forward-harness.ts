@@ -1,6 +1,7 @@
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { GatewayError } from '../../src/errors.js';
+import type { BufferReclaimer } from '../../src/lib/buffer-reclaimer.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { createForwarder } from '../../src/proxy/forward.js';
@@ -48,10 +49,14 @@ export function makeRoute(to: string, overrides: Partial<CompiledRoute> = {}): C
 
 export async function startGateway(
   route: CompiledRoute,
-  options: { identity?: { user: string; email?: string; groups: string[] }; setCookie?: string } = {},
+  options: { identity?: { user: string; email?: string; groups: string[] }; setCookie?: string; reclaimer?: BufferReclaimer } = {},
 ): Promise<TestGateway> {
   const metrics = createMetrics({ defaultMetrics: false });
-  const forwarder = createForwarder({ logger: createLogger({ level: 'silent' }), metrics });
+  const forwarder = createForwarder({
+    logger: createLogger({ level: 'silent' }),
+    metrics,
+    ...(options.reclaimer ? { reclaimer: options.reclaimer } : {}),
+  });
   const outcomes: TestGateway['outcomes'] = [];
   const sockets = new Set<Socket>();
 

@@ -3,6 +3,7 @@ import { createServer, request, type IncomingMessage, type ServerResponse } from
 import type { AddressInfo, Socket } from 'node:net';
 import t from 'tap';
 import { GatewayError } from '../../src/errors.js';
+import { createBufferReclaimer } from '../../src/lib/buffer-reclaimer.js';
 import { startUpstream } from '../support/upstream.js';
 import { freePort } from '../support/ports.js';
 import { fetchRaw, makeRoute, startGateway, until } from './forward-harness.js';
@@ -257,6 +258,27 @@ t.test('a 20 MB download streams to the client before the upstream has finished'
   t.equal(await done, 200);
   t.equal(received, BIG);
   t.equal(got.digest('hex'), expected.digest('hex'));
+});
+
+t.test('every body byte handed on, both ways, is counted for the buffer reclaimer', async (t) => {
+  const upstream = await startStreamingUpstream();
+  t.teardown(() => upstream.close());
+  let passed = 0;
+  let collections = 0;
+  const reclaimer = createBufferReclaimer({ everyBytes: 4 * MB, collect: () => collections++ });
+  const gw = await startGateway(makeRoute(upstream.url), { reclaimer: { passed: (bytes) => ((passed += bytes), reclaimer.passed(bytes)) } });
+  t.teardown(() => gw.close());
+  const body = Buffer.alloc(BIG, 7);
+  const up = await fetchRaw(`${gw.url}/upload`, { method: 'POST', body });
+  t.equal(up.status, 200);
+  t.equal(passed, BIG + up.body.length, 'the upload, chunk by chunk (and its answer)');
+  upstream.state.releaseDownload();
+  const down = await fetchRaw(`${gw.url}/download?bytes=${BIG}`);
+  t.equal(down.body.length, BIG);
+  t.equal(passed, BIG + BIG + up.body.length, 'and the responses');
+  // a chunk that crosses the threshold is not carried over: at most one chunk (64 KB) short each time
+  const most = Math.floor(passed / (4 * MB));
+  t.ok(collections <= most && collections >= Math.floor(passed / (4 * MB + 64 * 1024)), `a collection per 4 MB passed: ${collections}`);
 });
 
 t.test('no response within the route timeout: 504, counted', async (t) => {
