@@ -9,8 +9,9 @@ import { runInNewContext } from 'node:vm';
  * but V8 frees it only in a young-generation collection, or when such memory has grown 64 MB since
  * the last full one. On Node ≥ 22 the young generation is larger and a gigabyte streams with
  * little JS allocation, so young collections hardly run and a 1 GB transfer raised RSS by 66–86 MB
- * (issue 7 bounds it at 64). A young collection after every 32 MB handed on holds it at 25–31 MB,
- * and costs less than the full collections it forestalls (the 1 GB test: 13.5 s instead of 18.5 s).
+ * (issue 7 bounds it at 64). A young collection after every 32 MB handed on holds it at 20–36 MB
+ * (docs/operations.md), and costs less than the full collections it forestalls (the 1 GB test ran
+ * in 13–15 s instead of 18–19 s).
  * Small responses reach the threshold only after ~100k requests, whose own garbage has long since
  * run young collections: there it adds one more in many.
  */
@@ -43,9 +44,14 @@ export function youngCollection(): (() => void) | undefined {
   try {
     let gc = (globalThis as { gc?: Gc }).gc;
     if (typeof gc !== 'function') {
-      // --expose-gc gives `gc` to contexts made after it is set (so not to this one): one is made for it
+      // --expose-gc gives `gc` to contexts made after it is set (so not to this one): one is made
+      // for it, and the flag is put back at once, so no later vm context or worker gets a `gc`
       setFlagsFromString('--expose-gc');
-      gc = runInNewContext('gc') as Gc | undefined;
+      try {
+        gc = runInNewContext('gc') as Gc | undefined;
+      } finally {
+        setFlagsFromString('--no-expose-gc');
+      }
     }
     if (typeof gc !== 'function') return undefined;
     const minor = gc;

@@ -95,7 +95,11 @@ async function startServe(t: Test, configPath: string, write: (text: string) => 
     return { ok: false, portInUse: stderr.includes('server.listen') && stderr.includes('already in use'), exitCode: child.exitCode, stderr };
   }
   const admin = Number(String(listening!['admin']).split(':').pop());
-  await eventually(async () => (await fetch(`http://127.0.0.1:${admin}/healthz`)).ok, 15_000);
+  if (!Number.isInteger(admin)) throw new Error(`no admin port in the 'listening' line: ${JSON.stringify(listening)}`);
+  await eventually(async () => {
+    if (closed) throw new Error(`portcullis serve exited with ${child.exitCode} after listening: ${stderr}`);
+    return (await fetch(`http://127.0.0.1:${admin}/healthz`)).ok;
+  }, 15_000);
   return {
     ok: true,
     served: {
