@@ -11,8 +11,16 @@ import { createServer, type Server } from 'node:net';
  * test files draw from too: one of them can take the port in that gap (CI saw EADDRINUSE that
  * way). So these are picked below the ephemeral range, where neither ever lands, and checked
  * by binding them.
+ *
+ * Two more gaps are closed: test files that run at once (tap's jobs) pick from separate slices of
+ * that range, by their TAP_JOB_ID, so two files never pick the same port in the same instant (CI
+ * once saw a gateway child's admin port answered by another file's server); and a port is handed
+ * out once per process, so two calls in one file never get the same port either.
  */
 const LOWEST = 20_000;
+const SLICES = 4;
+/** ports this process has handed out: not again, until the slice runs low */
+const handedOut = new Set<number>();
 
 function ephemeralStart(): number {
   try {
@@ -32,16 +40,26 @@ function tryBind(port: number, host: string): Promise<Server | undefined> {
   });
 }
 
+/** A tap job slot's slice of [LOWEST, ephemeral start); by default this test process's. */
+export function portSlice(job = Number(process.env['TAP_JOB_ID'])): { low: number; size: number } {
+  const size = Math.floor((ephemeralStart() - LOWEST) / SLICES);
+  return { low: LOWEST + (Number.isInteger(job) && job >= 0 ? job % SLICES : 0) * size, size };
+}
+
 async function holdPort(host: string, taken: Set<number>): Promise<Server> {
-  const top = ephemeralStart();
+  const { low, size } = portSlice();
+  if (handedOut.size > size / 2) handedOut.clear();
   for (let attempt = 0; attempt < 200; attempt++) {
-    const port = LOWEST + Math.floor(Math.random() * (top - LOWEST));
-    if (taken.has(port)) continue;
+    const port = low + Math.floor(Math.random() * size);
+    if (taken.has(port) || handedOut.has(port)) continue;
     taken.add(port);
     const server = await tryBind(port, host);
-    if (server) return server;
+    if (server) {
+      handedOut.add(port);
+      return server;
+    }
   }
-  throw new Error(`no free port below ${top} on ${host}`);
+  throw new Error(`no free port in ${low}–${low + size - 1} on ${host}`);
 }
 
 /** A port that was free a moment ago and that no listen(0) or outgoing connection will take. */
