@@ -4,12 +4,15 @@ import { createCookieNamespace, setCookieName, stripCookies } from '../http/cook
 /** Request headers for the upstream: lower-case names, ready for undici or node:http. */
 export type UpstreamHeaders = Record<string, string | string[]>;
 
-export interface Identity {
-  user: string;
-  email?: string;
-  groups: readonly string[];
-  /** the signed identity assertion (X-Portcullis-Jwt-Assertion) */
-  assertion?: string;
+/**
+ * A user's identity headers (X-Portcullis-User, -Email, -Groups) as values ready to send: made
+ * by identityValues, once per session rather than on every request (see the pipeline).
+ */
+export interface IdentityValues {
+  readonly user: string;
+  /** undefined: the user has no email claim, and no email header is sent */
+  readonly email: string | undefined;
+  readonly groups: string;
 }
 
 export interface UpstreamHeaderOptions {
@@ -17,7 +20,9 @@ export interface UpstreamHeaderOptions {
   cookieName: string;
   /** the gateway's cookie namespace (createCookieNamespace(cookieName) when absent) */
   isGatewayCookie?: (name: string) => boolean;
-  identity?: Identity;
+  identity?: IdentityValues;
+  /** the signed identity assertion (X-Portcullis-Jwt-Assertion), sent with an identity */
+  assertion?: string;
   /** the client's address as the gateway decided it (first trusted X-Forwarded-For hop, or the peer) */
   clientIp: string;
   /** scheme and host as the browser sees them; `host` is the one the route was matched on */
@@ -146,6 +151,15 @@ function groupsValue(groups: readonly string[]): string {
   return groups.map((g) => safeHeaderValue(g).replaceAll(',', '%2C')).join(',');
 }
 
+/** The identity headers' values for `user`, encoded with safeHeaderValue (pure). */
+export function identityValues(user: { readonly sub: string; readonly email?: string | undefined; readonly groups: readonly string[] }): IdentityValues {
+  return {
+    user: safeHeaderValue(user.sub),
+    email: user.email === undefined ? undefined : safeHeaderValue(user.email),
+    groups: groupsValue(user.groups),
+  };
+}
+
 function joinValues(value: string | string[]): string {
   return Array.isArray(value) ? value.join(', ') : value;
 }
@@ -192,11 +206,11 @@ export function buildUpstreamHeaders(req: IncomingMessage, opts: UpstreamHeaderO
 
   const identity = opts.identity;
   if (identity) {
-    out['x-portcullis-user'] = safeHeaderValue(identity.user);
-    if (identity.email !== undefined) out['x-portcullis-email'] = safeHeaderValue(identity.email);
-    out['x-portcullis-groups'] = groupsValue(identity.groups);
+    out['x-portcullis-user'] = identity.user;
+    if (identity.email !== undefined) out['x-portcullis-email'] = identity.email;
+    out['x-portcullis-groups'] = identity.groups;
     // a compact JWS is base64url and dots by construction: nothing to encode, and it is the longest value
-    if (identity.assertion !== undefined) out['x-portcullis-jwt-assertion'] = identity.assertion;
+    if (opts.assertion !== undefined) out['x-portcullis-jwt-assertion'] = opts.assertion;
   }
 
   const chain = opts.trustForwarded ? source['x-forwarded-for'] : undefined;

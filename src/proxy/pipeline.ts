@@ -14,7 +14,7 @@ import type { SessionResolver } from '../session/resolver.js';
 import type { SessionCookies } from '../session/session-cookies.js';
 import type { SessionStore } from '../session/store.js';
 import type { Session } from '../session/types.js';
-import { buildUpstreamHeaders } from './headers.js';
+import { buildUpstreamHeaders, identityValues, type IdentityValues } from './headers.js';
 import type { ForwardTarget, Forwarder } from './forward.js';
 import type { Runtime } from './runtime.js';
 
@@ -59,6 +59,19 @@ type Access =
 export function createPipeline(deps: PipelineDeps) {
   const { store, sessionCookies, clock } = deps;
   const isGatewayCookie = createCookieNamespace(sessionCookies.name);
+  // A session's user is one frozen object until the session is written again (both stores hand
+  // out frozen views): its identity headers are encoded once, not per request. Keyed weakly, so
+  // an entry goes with the session's object; an unfrozen user (a bearer principal) is encoded each time.
+  const identities = new WeakMap<AssertionSubject['user'], IdentityValues>();
+  function identityOf(user: AssertionSubject['user']): IdentityValues {
+    if (!Object.isFrozen(user) || !Object.isFrozen(user.groups)) return identityValues(user);
+    let values = identities.get(user);
+    if (values === undefined) {
+      values = identityValues(user);
+      identities.set(user, values);
+    }
+    return values;
+  }
 
   function matchRoute({ routes }: Runtime, ctx: RequestContext): CompiledRoute {
     const route = routes.match(ctx.scheme, ctx.host, ctx.path);
@@ -164,9 +177,8 @@ export function createPipeline(deps: PipelineDeps) {
     return buildUpstreamHeaders(req, {
       cookieName: sessionCookies.name,
       isGatewayCookie,
-      identity: subject
-        ? { user: subject.user.sub, email: subject.user.email, groups: subject.user.groups, assertion }
-        : undefined,
+      identity: subject ? identityOf(subject.user) : undefined,
+      assertion,
       dropAuthorization: subject?.bearer !== undefined,
       clientIp: ctx.clientIp,
       proto: ctx.scheme,

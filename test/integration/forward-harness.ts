@@ -5,7 +5,7 @@ import type { BufferReclaimer } from '../../src/lib/buffer-reclaimer.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { createForwarder } from '../../src/proxy/forward.js';
-import { buildUpstreamHeaders } from '../../src/proxy/headers.js';
+import { buildUpstreamHeaders, identityValues } from '../../src/proxy/headers.js';
 import type { CompiledRoute } from '../../src/routes/types.js';
 
 /**
@@ -63,7 +63,7 @@ export async function startGateway(
   const headersFor = (req: IncomingMessage) =>
     buildUpstreamHeaders(req, {
       cookieName: '_portcullis',
-      identity: options.identity,
+      identity: options.identity ? identityValues({ sub: options.identity.user, email: options.identity.email, groups: options.identity.groups }) : undefined,
       clientIp: req.socket.remoteAddress ?? '',
       proto: 'http',
       host: req.headers.host ?? '',

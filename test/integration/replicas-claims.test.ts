@@ -33,6 +33,7 @@ t.test('a group removed at the IdP stops granting access on both replicas after 
   const [a, b] = env.stack.replicas;
   const cookie = await signIn(env.stack, a!.url, 'dora');
   t.equal(await statusOn(a!.url, cookie), 200, 'an admin reaches the admins-only route');
+  t.equal(env.stack.upstream.last()?.headers['x-portcullis-groups'], 'staff,admins', 'the upstream is told the groups');
   t.equal(await statusOn(b!.url, cookie), 200, 'on the other replica too');
 
   groups.set('dora', ['staff']);
@@ -48,9 +49,14 @@ t.test('a group removed at the IdP stops granting access on both replicas after 
   const identity = (await seen.json()) as { groups?: string[] };
   t.strictSame(identity.groups, ['staff'], 'the session itself shows the new groups');
 
-  groups.set('dora', ['staff', 'admins']);
+  groups.set('dora', ['staff', 'admins', 'ops']);
   await eventually(async () => (await statusOn(a!.url, cookie)) === 200 && (await statusOn(b!.url, cookie)) === 200, 15_000);
   t.pass('a group added back grants access again after a refresh, without a new login');
+  // the identity headers are encoded once per session version: a refreshed session is told anew
+  for (const replica of [a!, b!]) {
+    t.equal(await statusOn(replica.url, cookie), 200);
+    t.equal(env.stack.upstream.last()?.headers['x-portcullis-groups'], 'staff,admins,ops', `the upstream is told the new groups by ${replica === a ? 'a' : 'b'}`);
+  }
   t.equal(refreshes.filter((r) => !r.ok).length, 0, 'no refresh failed');
   t.equal(env.stack.idp!.refreshTokenReuseCount(), 0, 'and no refresh token was used twice');
 });

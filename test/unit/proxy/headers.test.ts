@@ -3,6 +3,7 @@ import t from 'tap';
 import {
   buildUpstreamHeaders,
   filterResponseHeaders,
+  identityValues,
   safeHeaderValue,
   type UpstreamHeaderOptions,
 } from '../../../src/proxy/headers.js';
@@ -109,14 +110,14 @@ t.test('client-sent X-Portcullis-* headers are dropped in any case', async (t) =
 t.test('identity headers replace spoofed ones', async (t) => {
   const out = build(
     { 'x-portcullis-user': 'admin', 'x-portcullis-groups': 'admins' },
-    { identity: { user: 'alice', email: 'alice@example.com', groups: ['eng', 'ops'], assertion: 'a.b.c' } },
+    { identity: identityValues({ sub: 'alice', email: 'alice@example.com', groups: ['eng', 'ops'] }), assertion: 'a.b.c' },
   );
   t.equal(out['x-portcullis-user'], 'alice');
   t.equal(out['x-portcullis-email'], 'alice@example.com');
   t.equal(out['x-portcullis-groups'], 'eng,ops');
   t.equal(out['x-portcullis-jwt-assertion'], 'a.b.c');
 
-  const noEmail = build({ 'x-portcullis-email': 'spoof@example.com' }, { identity: { user: 'bob', groups: [] } });
+  const noEmail = build({ 'x-portcullis-email': 'spoof@example.com' }, { identity: identityValues({ sub: 'bob', groups: [] }) });
   t.notOk('x-portcullis-email' in noEmail, 'no email claim: no email header, and the spoofed one is gone');
   t.equal(noEmail['x-portcullis-groups'], '', 'no groups: an explicit empty list');
   t.notOk('x-portcullis-jwt-assertion' in noEmail);
@@ -126,11 +127,11 @@ t.test('identity values can never inject a header', async (t) => {
   const out = build(
     {},
     {
-      identity: {
-        user: 'alice\r\nX-Portcullis-Groups: admins',
+      identity: identityValues({
+        sub: 'alice\r\nX-Portcullis-Groups: admins',
         email: 'a@example.com\nSet-Cookie: x=1',
         groups: ['eng\r\nX-Evil: 1', 'a,b', 'nul\u0000byte'],
-      },
+      }),
     },
   );
   const user = out['x-portcullis-user'] as string;
