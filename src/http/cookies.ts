@@ -47,10 +47,29 @@ export function hasDuplicateCookie(header: string | undefined, name: string): bo
   return false;
 }
 
-/** Finds one cookie without building the whole map (hot path). */
+/**
+ * One cookie's value, as parseCookies(header).get(name) would give it, without building the map
+ * or any array (hot path: the session cookie on every request). Linear in the header: the next
+ * "=" is searched once for all the pairs before it, so ";;;;…" cannot make it quadratic.
+ */
 export function readCookie(header: string | undefined, name: string): string | undefined {
   if (!header || header.length > MAX_COOKIE_HEADER) return undefined;
-  return parseCookies(header).get(name);
+  let eq = -1;
+  for (let start = 0; start < header.length; ) {
+    let end = header.indexOf(';', start);
+    if (end === -1) end = header.length;
+    if (eq < start) {
+      eq = header.indexOf('=', start);
+      if (eq === -1) return undefined;
+    }
+    // a pair starting with "=" has no name (parseCookies skips it); the first pair of `name` wins
+    if (eq > start && eq < end && header.slice(start, eq).trim() === name) {
+      const value = header.slice(eq + 1, end).trim();
+      return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
+    }
+    start = end + 1;
+  }
+  return undefined;
 }
 
 /**
@@ -58,19 +77,28 @@ export function readCookie(header: string | undefined, name: string): string | u
  * Returns undefined when nothing is left.
  */
 export function stripCookies(header: string, drop: (name: string) => boolean): string | undefined {
-  const kept = header
-    .split(';')
-    .map((part) => part.trim())
-    .filter((part) => {
-      if (!part) return false;
-      // "a=b, _portcullis=v" is one pair to RFC 6265, but servers that still split on commas
-      // (RFC 2965 style) would read the gateway cookie in it: such a pair goes as a whole
-      return !part.split(',').some((piece) => {
-        const eq = piece.indexOf('=');
-        return drop((eq === -1 ? piece : piece.slice(0, eq)).trim());
-      });
-    });
-  return kept.length ? kept.join('; ') : undefined;
+  // a loop and one string, not split/map/filter/join: it runs on every request that has cookies
+  let kept = '';
+  for (const raw of header.split(';')) {
+    const part = raw.trim();
+    if (part && !namesDropped(part, drop)) kept = kept ? `${kept}; ${part}` : part;
+  }
+  return kept || undefined;
+}
+
+/**
+ * "a=b, _portcullis=v" is one pair to RFC 6265, but servers that still split on commas (RFC 2965
+ * style) would read the gateway cookie in it: such a pair goes as a whole.
+ */
+function namesDropped(part: string, drop: (name: string) => boolean): boolean {
+  for (let start = 0; ; ) {
+    const comma = part.indexOf(',', start);
+    const piece = comma === -1 ? part.slice(start) : part.slice(start, comma);
+    const eq = piece.indexOf('=');
+    if (drop((eq === -1 ? piece : piece.slice(0, eq)).trim())) return true;
+    if (comma === -1) return false;
+    start = comma + 1;
+  }
 }
 
 /**
