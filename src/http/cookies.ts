@@ -53,7 +53,8 @@ export function hasDuplicateCookie(header: string | undefined, name: string): bo
  * "=" is searched once for all the pairs before it, so ";;;;…" cannot make it quadratic.
  */
 export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (!header || header.length > MAX_COOKIE_HEADER) return undefined;
+  // parseCookies keeps no nameless pair
+  if (!header || !name || header.length > MAX_COOKIE_HEADER) return undefined;
   let eq = -1;
   for (let start = 0; start < header.length; ) {
     let end = header.indexOf(';', start);
@@ -77,7 +78,7 @@ export function readCookie(header: string | undefined, name: string): string | u
  * Returns undefined when nothing is left.
  */
 export function stripCookies(header: string, drop: (name: string) => boolean): string | undefined {
-  // a loop and one string, not split/map/filter/join: it runs on every request that has cookies
+  // one split and a string built as it goes (no map/filter/join arrays): it runs on every request with cookies
   let kept = '';
   for (const raw of header.split(';')) {
     const part = raw.trim();

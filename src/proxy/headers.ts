@@ -4,15 +4,19 @@ import { createCookieNamespace, setCookieName, stripCookies } from '../http/cook
 /** Request headers for the upstream: lower-case names, ready for undici or node:http. */
 export type UpstreamHeaders = Record<string, string | string[]>;
 
+declare const encoded: unique symbol;
+
 /**
  * A user's identity headers (X-Portcullis-User, -Email, -Groups) as values ready to send: made
- * by identityValues, once per session rather than on every request (see the pipeline).
+ * by identityValues, once per session rather than on every request (see the pipeline). Branded,
+ * so nothing but identityValues can make one: the encoding is what keeps a group list exact.
  */
 export interface IdentityValues {
   readonly user: string;
   /** undefined: the user has no email claim, and no email header is sent */
   readonly email: string | undefined;
   readonly groups: string;
+  readonly [encoded]: true;
 }
 
 export interface UpstreamHeaderOptions {
@@ -21,7 +25,7 @@ export interface UpstreamHeaderOptions {
   /** the gateway's cookie namespace (createCookieNamespace(cookieName) when absent) */
   isGatewayCookie?: (name: string) => boolean;
   identity?: IdentityValues;
-  /** the signed identity assertion (X-Portcullis-Jwt-Assertion), sent with an identity */
+  /** the signed identity assertion (X-Portcullis-Jwt-Assertion); sent only with an identity */
   assertion?: string;
   /** the client's address as the gateway decided it (first trusted X-Forwarded-For hop, or the peer) */
   clientIp: string;
@@ -157,7 +161,7 @@ export function identityValues(user: { readonly sub: string; readonly email?: st
     user: safeHeaderValue(user.sub),
     email: user.email === undefined ? undefined : safeHeaderValue(user.email),
     groups: groupsValue(user.groups),
-  };
+  } as IdentityValues;
 }
 
 function joinValues(value: string | string[]): string {

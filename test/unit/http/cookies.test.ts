@@ -11,9 +11,10 @@ import { checkProperty, fuzzSeed, runs } from '../../fuzz/harness.js';
 const seed = fuzzSeed();
 t.comment(`FUZZ_SEED=${seed}`);
 
-const piece = fc.constantFrom(';', '=', ',', ' ', '\t', '"', 'a', 'b', '_portcullis', '_portcullis_tx', '_portcullisx', 'v1.x', '');
+// whitespace beyond ASCII too: both sides must trim exactly what String.prototype.trim trims
+const piece = fc.constantFrom(';', '=', ',', ' ', '\t', '\n', '\u00a0', '\ufeff', '"', 'a', 'b', '_portcullis', '_portcullis_tx', '_portcullisx', 'v1.x', '');
 const header = fc.array(piece, { maxLength: 40 }).map((parts) => parts.join(''));
-const name = fc.constantFrom('_portcullis', 'a', 'b', '_portcullis_tx');
+const name = fc.constantFrom('_portcullis', 'a', 'b', '_portcullis_tx', '');
 
 function stripByDefinition(value: string, drop: (name: string) => boolean): string | undefined {
   const kept = value
@@ -30,6 +31,7 @@ t.test('readCookie gives what parseCookies gives for that name', async (t) => {
   t.equal(readCookie(' _portcullis = spaced ', '_portcullis'), 'spaced');
   t.equal(readCookie('_portcullisx=1', '_portcullis'), undefined);
   t.equal(readCookie(undefined, '_portcullis'), undefined);
+  t.equal(readCookie(' =x', ''), undefined, 'no cookie has an empty name');
   t.equal(readCookie(`_portcullis=${'x'.repeat(17 * 1024)}`, '_portcullis'), undefined, 'an oversized header is not read');
 });
 
