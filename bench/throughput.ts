@@ -12,7 +12,7 @@ import type { LoadResult, LoadTool } from './load/types.js';
 import { combineRounds, median } from './report/stats.js';
 import { barChart } from './report/svg.js';
 import { startNginx } from './targets/nginx.js';
-import { checkReachesUpstream, signIn, startGatewayProcess } from './targets/gateway.js';
+import { checkReachesUpstream, IMAGE_NODE_FLAGS, signIn, startGatewayProcess } from './targets/gateway.js';
 
 /**
  * `npm run bench`: every target in its own process in front of the same upstream process, driven
@@ -65,7 +65,7 @@ export async function runThroughput(options: BenchOptions, tool: LoadTool): Prom
       ['http-proxy-3', 'http-proxy-3', 'http-proxy-3 (keep-alive)'],
     ] as const) {
       if (!wanted.has(name)) continue;
-      const started = await startNodeChild<{ url: string }>(new URL(`./targets/${script}.js`, import.meta.url), [up]);
+      const started = await startNodeChild<{ url: string }>(new URL(`./targets/${script}.js`, import.meta.url), [up], { nodeArgs: [...IMAGE_NODE_FLAGS] });
       stoppers.push(started.child);
       targets.push({ name, label, group: 'baseline', url: started.hello.url, pid: started.child.pid });
     }

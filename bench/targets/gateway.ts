@@ -11,6 +11,12 @@ import { adopt, until, type Child } from '../lib/child.js';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 export const COOKIE_NAME = '_portcullis';
+/**
+ * The node flags the container image starts the gateway with (its ENTRYPOINT; a unit test keeps
+ * the two alike). The bench starts the gateway, and the Node baselines, the same way: the
+ * runtime operators run, every proxy compared on the same runtime.
+ */
+export const IMAGE_NODE_FLAGS: readonly string[] = ['--no-memory-reducer'];
 export const COOKIE_SECRET = 'bench-only-cookie-secret-0123456789abcdef';
 
 export interface GatewaySpec {
@@ -50,7 +56,8 @@ export function gatewayConfig(spec: GatewaySpec): Record<string, unknown> {
 }
 
 /**
- * The gateway as operators run it: `portcullis serve --config FILE` in its own process, default
+ * The gateway as operators run it: `portcullis serve --config FILE` in its own process, started
+ * with the image's node flags, default
  * logging (the access log at info goes to stdout, which is /dev/null here), metrics on. Resolves
  * once /readyz says ready (IdP discovered, store synced, keys loaded).
  */
@@ -70,7 +77,7 @@ export async function startGatewayProcess(
   // BENCH_GATEWAY_MAIN=/other/checkout/dist/src/main.js measures another build with this harness
   const main = process.env.BENCH_GATEWAY_MAIN || MAIN;
   // `launcher` runs the gateway under another program (the instructions mode's valgrind)
-  const command = [...(options.launcher ?? []), process.execPath, ...nodeArgs, main, 'serve', '--config', file];
+  const command = [...(options.launcher ?? []), process.execPath, ...IMAGE_NODE_FLAGS, ...nodeArgs, main, 'serve', '--config', file];
   const proc = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env });
   let stderr = '';
   proc.stderr?.on('data', (chunk: Buffer) => {

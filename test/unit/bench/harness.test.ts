@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { parseCallgrindAnnotate } from '../../../bench/instructions.js';
 import { parseOptions } from '../../../bench/lib/options.js';
 import { parseWrkOutput } from '../../../bench/load/wrk.js';
 import { combineRounds, median, percentile } from '../../../bench/report/stats.js';
 import { barChart } from '../../../bench/report/svg.js';
+import { IMAGE_NODE_FLAGS } from '../../../bench/targets/gateway.js';
 
 /** What wrk 4.1.0 (Debian) printed for a server that answered 500. */
 const WRK_ERRORS = `Running 1s test @ http://127.0.0.1:18931/bad
@@ -108,4 +110,15 @@ t.test('barChart: one bar per target, widths in proportion, text escaped', async
   t.match(svg, 'wrk &#38; co');
   t.match(svg, 'Portcullis &#34;signed in&#34;');
   t.notMatch(svg, '<all>');
+});
+
+t.test('the bench starts node as the container image and npm start do', async (t) => {
+  // the runtime flags change the figures (docs/operations.md, "Runtime flags"): measured and shipped must agree
+  const root = new URL('../../../../', import.meta.url);
+  const dockerfile = readFileSync(new URL('Dockerfile', root), 'utf8');
+  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile);
+  t.ok(entrypoint, 'the Dockerfile has an exec-form ENTRYPOINT');
+  t.same(JSON.parse(entrypoint![1]!), ['node', ...IMAGE_NODE_FLAGS, 'dist/src/main.js']);
+  const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: Record<string, string> };
+  t.equal(pkg.scripts.start, ['node', ...IMAGE_NODE_FLAGS, 'dist/src/main.js'].join(' '));
 });
