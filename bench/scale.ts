@@ -17,7 +17,7 @@ import type { BenchOptions } from './lib/options.js';
 import type { LoadTool } from './load/types.js';
 import { measureLogoutPropagation } from './scale/logouts.js';
 import type { SeededSession } from './scale/sessions.js';
-import { gatewayConfig, type GatewaySpec } from './targets/gateway.js';
+import { gatewayConfig, IMAGE_NODE_FLAGS, type GatewaySpec } from './targets/gateway.js';
 
 /**
  * `npm run bench -- scale [--sessions N]`: N sessions written into a real Redis, then replicas
@@ -103,7 +103,7 @@ export async function runScale(options: BenchOptions, tool: LoadTool): Promise<v
         new URL('./scale/replica.js', import.meta.url),
         [JSON.stringify({ spec: spec(n, keyPrefix), idleSeconds: options.idleSeconds, ...extra })],
         // BENCH_REPLICA_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the replicas
-        { nodeArgs: ['--expose-gc', ...(process.env.BENCH_REPLICA_NODE_ARGS?.split(' ').filter(Boolean) ?? [])], timeoutMs: 1_800_000 },
+        { nodeArgs: ['--expose-gc', ...IMAGE_NODE_FLAGS, ...(process.env.BENCH_REPLICA_NODE_ARGS?.split(' ').filter(Boolean) ?? [])], timeoutMs: 1_800_000 },
       );
       stoppers.push(child);
       return { child, report: hello };
