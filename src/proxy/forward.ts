@@ -53,7 +53,7 @@ export interface ForwarderDeps {
   reservedCookieName?: string;
   /** where responses and WebSockets of a session are tracked while open, so they end with it */
   connections?: ConnectionRegistry;
-  /** told of every body chunk handed on, so their buffers are freed by bytes passed */
+  /** told of every body chunk (and WebSocket chunk) handed on, so their buffers are freed by bytes passed */
   reclaimer?: BufferReclaimer;
 }
 
@@ -270,6 +270,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     metrics,
     ...(isGatewayCookie ? { isGatewayCookie } : {}),
     ...(deps.connections ? { connections: deps.connections } : {}),
+    ...(deps.reclaimer ? { reclaimer: deps.reclaimer } : {}),
   });
 
   function forward(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): Promise<void> {

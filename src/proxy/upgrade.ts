@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from '../observability/logger.js';
 import type { CloseReason, Metrics } from '../observability/metrics.js';
+import type { BufferReclaimer } from '../lib/buffer-reclaimer.js';
 import type { ConnectionRegistry, OpenConnection } from './connections.js';
 import type { ForwardTarget } from './forward.js';
 import { withoutGatewayCookies } from './headers.js';
@@ -90,6 +91,8 @@ export function createUpgrader(deps: {
   metrics: Metrics;
   isGatewayCookie?: (name: string) => boolean;
   connections?: ConnectionRegistry;
+  /** told of every chunk relayed either way once upgraded, like the forwarder's bodies */
+  reclaimer?: BufferReclaimer;
 }): Upgrader {
   const { logger: log, metrics } = deps;
   const passages = new WeakMap<IncomingMessage, Passage>();
@@ -146,6 +149,13 @@ export function createUpgrader(deps: {
         { from: proxySocket, to: passage.socket, frames: new FrameBoundary(), toServer: false },
         { from: passage.socket, to: proxySocket, frames: fromClient, toServer: true },
       ].map((direction) => ({ direction, untrack: trackFrames(direction) }));
+      const { reclaimer } = deps;
+      if (reclaimer) {
+        // a listener beside the frame tracker's: the pipe's own chunks, read once, counted once
+        const count = (chunk: Buffer): void => reclaimer.passed(chunk.length);
+        proxySocket.on('data', count);
+        passage.socket.on('data', count);
+      }
       track(passage, fromClient);
       // http-proxy-3 pipes the sockets right after this listener; the close frames go out after that
       if (shutdownDeadline !== undefined) {

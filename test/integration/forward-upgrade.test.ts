@@ -219,3 +219,21 @@ t.test('bytes the client sends with the handshake (the head) reach the upstream 
   t.match(all, /^HTTP\/1\.1 101 /);
   t.match(all, /\r\n\r\nearly-bytes$/, 'the head was forwarded after the handshake and echoed');
 });
+
+t.test('every WebSocket byte relayed, both ways, is counted for the buffer reclaimer', async (t) => {
+  const upstream = await startUpstream();
+  t.teardown(() => upstream.close());
+  let passed = 0;
+  const gw = await startGateway(makeRoute(upstream.url), { reclaimer: { passed: (bytes) => (passed += bytes) } });
+  t.teardown(() => gw.close());
+  const result = await handshake(`${gw.url}/ws`);
+  if (result.kind !== 'upgrade') throw new Error('expected an upgrade');
+  const socket = result.socket;
+  t.teardown(() => socket.destroy());
+  t.equal(passed, 0, 'the handshake itself is not body traffic');
+  const big = randomBytes(3 * 1024 * 1024 + 17);
+  socket.write(big);
+  t.ok(big.equals(await readBytes(socket, big.length, Buffer.from(result.head))), 'echoed intact');
+  await until(() => passed === 2 * big.length, 'both directions counted');
+  t.equal(passed, 2 * big.length, 'to the upstream and back, each chunk once');
+});
