@@ -42,7 +42,7 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9090/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # node is PID 1 (no npm, no shell): SIGTERM reaches the gateway, which drains and exits 0
 # --no-memory-reducer: V8's idle-time heap shrinking left the request path ~12 % slower for as
-# long as we measured after each idle spell (docs/operations.md, "Runtime flags"); a gateway's
-# heap is small next to what its sockets hold, so the memory it returned was not worth that
+# long as we measured after each idle spell (docs/operations.md, "Runtime flags"); the memory it
+# handed back early (~16 MB a minute after load, in that measurement) was not worth that
 ENTRYPOINT ["node", "--no-memory-reducer", "dist/src/main.js"]
 CMD ["serve"]
