@@ -56,6 +56,18 @@ export function gatewayConfig(spec: GatewaySpec): Record<string, unknown> {
 }
 
 /**
+ * The command line of a bench gateway: node with the image's flags, then `serve --config FILE`.
+ * BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" adds node flags (node refuses
+ * --cpu-prof in NODE_OPTIONS); BENCH_GATEWAY_MAIN=/other/checkout/dist/src/main.js measures another
+ * build with this harness; `launcher` runs it under another program (the instructions mode's valgrind).
+ */
+export function gatewayCommand(configFile: string, launcher: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): string[] {
+  const nodeArgs = env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const main = env.BENCH_GATEWAY_MAIN || MAIN;
+  return [...launcher, process.execPath, ...IMAGE_NODE_FLAGS, ...nodeArgs, main, 'serve', '--config', configFile];
+}
+
+/**
  * The gateway as operators run it: `portcullis serve --config FILE` in its own process, started
  * with the image's node flags, default
  * logging (the access log at info goes to stdout, which is /dev/null here), metrics on. Resolves
@@ -71,13 +83,7 @@ export async function startGatewayProcess(
   writeFileSync(file, JSON.stringify(gatewayConfig(spec), null, 2));
   const env = { ...process.env };
   delete env.LOG_LEVEL;
-  // BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway under load
-  // (node refuses --cpu-prof in NODE_OPTIONS)
-  const nodeArgs = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  // BENCH_GATEWAY_MAIN=/other/checkout/dist/src/main.js measures another build with this harness
-  const main = process.env.BENCH_GATEWAY_MAIN || MAIN;
-  // `launcher` runs the gateway under another program (the instructions mode's valgrind)
-  const command = [...(options.launcher ?? []), process.execPath, ...IMAGE_NODE_FLAGS, ...nodeArgs, main, 'serve', '--config', file];
+  const command = gatewayCommand(file, options.launcher);
   const proc = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env });
   let stderr = '';
   proc.stderr?.on('data', (chunk: Buffer) => {

@@ -5,7 +5,7 @@ import { parseOptions } from '../../../bench/lib/options.js';
 import { parseWrkOutput } from '../../../bench/load/wrk.js';
 import { combineRounds, median, percentile } from '../../../bench/report/stats.js';
 import { barChart } from '../../../bench/report/svg.js';
-import { IMAGE_NODE_FLAGS } from '../../../bench/targets/gateway.js';
+import { gatewayCommand, IMAGE_NODE_FLAGS } from '../../../bench/targets/gateway.js';
 
 /** What wrk 4.1.0 (Debian) printed for a server that answered 500. */
 const WRK_ERRORS = `Running 1s test @ http://127.0.0.1:18931/bad
@@ -121,4 +121,9 @@ t.test('the bench starts node as the container image and npm start do', async (t
   t.same(JSON.parse(entrypoint![1]!), ['node', ...IMAGE_NODE_FLAGS, 'dist/src/main.js']);
   const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: Record<string, string> };
   t.equal(pkg.scripts.start, ['node', ...IMAGE_NODE_FLAGS, 'dist/src/main.js'].join(' '));
+  t.same(
+    gatewayCommand('/tmp/gw.yaml', ['valgrind'], { BENCH_GATEWAY_NODE_ARGS: '--cpu-prof', BENCH_GATEWAY_MAIN: '/build/main.js' }),
+    ['valgrind', process.execPath, ...IMAGE_NODE_FLAGS, '--cpu-prof', '/build/main.js', 'serve', '--config', '/tmp/gw.yaml'],
+    'the bench gateway gets the image flags, then any asked for',
+  );
 });
